@@ -1,0 +1,122 @@
+# R arguments become Python keyword arguments here, and only here.
+#
+# Rules (each tested against the real Python module in test-args.R):
+# * NULL -> None; TRUE/FALSE -> bool; a lone NA -> None.
+# * A length-1 whole double -> int (R users write `opset_version = 17`); a
+#   fractional one stays a float.
+# * A numeric vector of whole numbers and NAs -> a tuple of int/None: that
+#   is a shape (`c(NA, 784)` is `(None, 784)`).
+# * Other vectors longer than one -> lists; character of length 1 -> str.
+# * A named list -> dict; an unnamed list -> list; converted recursively.
+# * Python objects (InputSpec, TensorSpec, KerasTensor, numpy arrays) and R
+#   arrays pass through reticulate untouched.
+# Anything else (functions, environments, partly named lists) is an error
+# that names the argument.
+
+python_kwargs <- function(args, call = caller_env()) {
+  if (length(args) == 0) {
+    return(list())
+  }
+  arg_names <- names(args)
+  if (is.null(arg_names) || any(!nzchar(arg_names))) {
+    abort_kerasexport(
+      c("Every argument in {.arg ...} must be named.",
+        i = "Python keyword arguments are matched by name, e.g.
+             {.code opset_version = 17}."),
+      kind = "argument", call = call
+    )
+  }
+  duplicated_names <- unique(arg_names[duplicated(arg_names)])
+  if (length(duplicated_names) > 0) {
+    abort_kerasexport(
+      "Argument{?s} {.arg {duplicated_names}} {?is/are} given more than once.",
+      kind = "argument", call = call
+    )
+  }
+  out <- vector("list", length(args))
+  names(out) <- arg_names
+  for (name in arg_names) {
+    value <- as_python_value(args[[name]], name, call = call)
+    if (is.null(value)) {
+      out[name] <- list(NULL)
+    } else {
+      out[[name]] <- value
+    }
+  }
+  out
+}
+
+as_python_value <- function(x, arg, call = caller_env()) {
+  if (is.null(x) || inherits(x, "python.builtin.object")) {
+    return(x)
+  }
+  if (!is.null(dim(x))) {
+    return(reticulate::r_to_py(x))
+  }
+  if (is.list(x)) {
+    return(as_python_list(x, arg, call))
+  }
+  if (is.factor(x)) {
+    x <- as.character(x)
+  }
+  if (is.logical(x) || is.numeric(x) || is.character(x)) {
+    return(as_python_atomic(x, arg, call))
+  }
+  abort_kerasexport(
+    c("{.arg {arg}} cannot be passed to Python.",
+      x = "It is {.obj_type_friendly {x}}.",
+      i = "Use NULL, logical, numeric, character values or (named) lists of them."),
+    kind = "argument", call = call
+  )
+}
+
+as_python_list <- function(x, arg, call) {
+  element_names <- names(x)
+  named <- !is.null(element_names) && all(nzchar(element_names))
+  if (!is.null(element_names) && !named && any(nzchar(element_names))) {
+    abort_kerasexport(
+      c("{.arg {arg}} is a list with some elements named and some not.",
+        i = "Name every element (a Python dict) or none (a Python list)."),
+      kind = "argument", call = call
+    )
+  }
+  values <- lapply(seq_along(x), function(i) {
+    label <- if (named) paste0(arg, "$", element_names[[i]]) else paste0(arg, "[[", i, "]]")
+    as_python_value(x[[i]], label, call)
+  })
+  if (named) {
+    return(reticulate::py_dict(element_names, values, convert = FALSE))
+  }
+  reticulate::r_to_py(values)
+}
+
+as_python_atomic <- function(x, arg, call) {
+  if (length(x) == 1 && is.na(x)) {
+    return(NULL)
+  }
+  if (is.numeric(x) && is_whole(x)) {
+    values <- lapply(x, function(v) if (is.na(v)) NULL else as.integer(v))
+    if (length(x) == 1) {
+      return(values[[1]])
+    }
+    return(reticulate::tuple(values))
+  }
+  if (anyNA(x)) {
+    abort_kerasexport(
+      c("{.arg {arg}} contains missing values.",
+        i = "NA means \"any size\" only in a shape of whole numbers, such as
+             {.code c(NA, 784)}."),
+      kind = "argument", call = call
+    )
+  }
+  if (length(x) == 1) {
+    return(unname(x))
+  }
+  as.list(unname(x))
+}
+
+is_whole <- function(x) {
+  values <- x[!is.na(x)]
+  all(is.finite(values)) && all(values == trunc(values)) &&
+    all(abs(values) <= .Machine$integer.max)
+}

@@ -1,0 +1,63 @@
+# Argument checkers, in the r-lib style: each names the argument and the
+# caller, and raises a `kerasexport_error_argument`.
+
+check_string <- function(x, allow_null = FALSE, arg = rlang::caller_arg(x),
+                         call = caller_env()) {
+  if (is.null(x) && allow_null) {
+    return(invisible(x))
+  }
+  if (!(is.character(x) && length(x) == 1 && !is.na(x) && nzchar(x))) {
+    abort_kerasexport(
+      "{.arg {arg}} must be a single string, not {.obj_type_friendly {x}}.",
+      kind = "argument", call = call
+    )
+  }
+  invisible(x)
+}
+
+check_flag <- function(x, allow_null = FALSE, arg = rlang::caller_arg(x),
+                       call = caller_env()) {
+  if (is.null(x) && allow_null) {
+    return(invisible(x))
+  }
+  if (!(is.logical(x) && length(x) == 1 && !is.na(x))) {
+    allowed <- if (allow_null) "{.code TRUE}, {.code FALSE} or {.code NULL}" else "{.code TRUE} or {.code FALSE}"
+    abort_kerasexport(
+      paste0("{.arg {arg}} must be ", allowed, ", not {.obj_type_friendly {x}}."),
+      kind = "argument", call = call
+    )
+  }
+  invisible(x)
+}
+
+check_number <- function(x, arg = rlang::caller_arg(x), call = caller_env()) {
+  if (!(is.numeric(x) && length(x) == 1 && !is.na(x) && x >= 0)) {
+    abort_kerasexport(
+      "{.arg {arg}} must be a single non-negative number, not {.obj_type_friendly {x}}.",
+      kind = "argument", call = call
+    )
+  }
+  invisible(x)
+}
+
+# An absolute path, resolved against R's working directory (Python's may
+# differ) with `~` expanded.
+check_path <- function(x, must_exist = FALSE, arg = rlang::caller_arg(x),
+                       call = caller_env()) {
+  check_string(x, arg = arg, call = call)
+  path <- path.expand(x)
+  if (!grepl("^(/|[A-Za-z]:[/\\\\]|\\\\\\\\)", path)) {
+    path <- file.path(getwd(), path)
+  }
+  parent <- dirname(path)
+  if (dir.exists(parent)) {
+    path <- file.path(normalizePath(parent, mustWork = TRUE), basename(path))
+  }
+  if (must_exist && !file.exists(path)) {
+    abort_kerasexport(
+      "{.arg {arg}} names {.path {path}}, which does not exist.",
+      kind = "artifact", call = call
+    )
+  }
+  path
+}

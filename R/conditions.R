@@ -1,0 +1,94 @@
+# Every error kerasexport raises is made here, so that the classes stay one
+# documented family: `kerasexport_error_<kind>`, then `kerasexport_error`.
+
+#' Errors raised by kerasexport
+#'
+#' Every error from kerasexport has class `kerasexport_error` and a more
+#' specific class `kerasexport_error_<kind>`, so that code can catch one kind
+#' with `tryCatch(..., kerasexport_error_missing_dependency = function(e) ...)`.
+#' The kinds:
+#'
+#' * `argument`: an R argument has the wrong type or value.
+#' * `unsupported_format`: the format is not one the installed Keras offers;
+#'   field `supported`.
+#' * `unknown_argument`: an argument in `...` that the format does not accept;
+#'   fields `names`, `accepted`.
+#' * `invalid_model`: `object` is not a Keras 3 model, or is not built.
+#' * `missing_dependency`: a Python package the export needs is missing;
+#'   fields `package`, `install` (the command that installs it).
+#' * `unsupported_combination`: Keras cannot export this backend to this
+#'   format; field `alternative`.
+#' * `export_failed`: Keras raised an error while exporting; field
+#'   `python_type`.
+#' * `artifact`: the destination or the artifact is not usable (exists, not an
+#'   artifact, cannot be run).
+#' * `mismatch`: the artifact does not reproduce the model; fields
+#'   `max_abs_diff`, `outputs`.
+#' * `python_unavailable`: no Python with Keras could be found.
+#' * `python`: any other Python error, with the Python message kept.
+#'
+#' Python's own exception is kept as the `parent` where there is one.
+#' @name kerasexport-errors
+NULL
+
+abort_kerasexport <- function(message, kind, ..., call = caller_env(),
+                              parent = NULL, .envir = parent.frame()) {
+  cli::cli_abort(
+    message,
+    class = c(paste0("kerasexport_error_", kind), "kerasexport_error"),
+    ...,
+    call = call,
+    parent = parent,
+    .envir = .envir
+  )
+}
+
+# Python exceptions arrive as R conditions whose class starts with
+# "python.builtin."; kerasexport's own carry `r_class`, `hint` and `fields`.
+abort_from_python <- function(error, call = caller_env()) {
+  exception <- python_exception(error)
+  kind <- py_attr(exception, "r_class") %||% "python"
+  message <- py_attr(exception, "message") %||% python_error_message(exception, error)
+  hint <- py_attr(exception, "hint")
+  fields <- py_attr(exception, "fields") %||% list()
+  if (identical(kind, "python")) {
+    type <- py_attr(exception, "__class__")$`__name__` %||% "Exception"
+    message <- paste0("Python raised ", type, ": ", message)
+    fields$python_type <- type
+  }
+  # Messages from Python may contain braces: no cli interpolation here.
+  rlang::inject(rlang::abort(
+    c(message, i = hint),
+    class = c(paste0("kerasexport_error_", kind), "kerasexport_error"),
+    !!!fields,
+    call = call
+  ))
+}
+
+python_exception <- function(error) {
+  if (inherits(error, "python.builtin.object")) {
+    return(error)
+  }
+  reticulate::py_last_error()
+}
+
+py_attr <- function(object, name) {
+  if (is.null(object) || !reticulate::py_has_attr(object, name)) {
+    return(NULL)
+  }
+  value <- reticulate::py_get_attr(object, name)
+  if (inherits(value, "python.builtin.object")) {
+    value <- tryCatch(reticulate::py_to_r(value), error = function(e) value)
+  }
+  value
+}
+
+# The exception's own text, without the traceback reticulate appends.
+python_error_message <- function(exception, error) {
+  text <- tryCatch(
+    reticulate::py_str(exception),
+    error = function(e) conditionMessage(error)
+  )
+  text <- sub("\nRun `reticulate::py_last_error\\(\\)`.*$", "", text)
+  trimws(text)
+}

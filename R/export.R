@@ -1,0 +1,117 @@
+#' Export a model as a standalone inference artifact
+#'
+#' `export_savedmodel()` writes a trained Keras 3 model to an artifact that
+#' runs without R, without Keras and without the model's code: a TensorFlow
+#' SavedModel for TF-Serving, an ONNX file for onnxruntime, or any other
+#' format the installed Keras offers (see [export_formats()]). It works on
+#' every Keras backend (TensorFlow, JAX, PyTorch) and on every model, however
+#' it was made: with the keras3 package or with `reticulate::import("keras")`.
+#'
+#' The artifact is written to a temporary sibling of `export_dir_base` and
+#' moved into place only when complete, so a failed export leaves nothing
+#' half-written behind and an earlier artifact untouched.
+#'
+#' What Keras prints while exporting reaches R as a message (silence it with
+#' `verbose = FALSE` or [suppressMessages()]); Python warnings become R
+#' warnings, or messages when they only concern library internals.
+#'
+#' @param object A Keras 3 model.
+#' @param export_dir_base Path of the artifact to write: a directory for
+#'   `"tf_saved_model"`, a file (by convention ending in `.onnx`) for
+#'   `"onnx"`. `~` is expanded and a relative path is taken from R's working
+#'   directory.
+#' @param ... Named format-specific arguments, passed to Keras, for example
+#'   `opset_version = 17` for ONNX, or `is_static = TRUE` and
+#'   `jax2tf_kwargs = list(enable_xla = FALSE)` for a JAX SavedModel. An
+#'   argument the format does not accept is an error.
+#' @param format The export format: `"tf_saved_model"` (the default),
+#'   `"onnx"`, or another format the installed Keras supports.
+#' @param verbose `TRUE` or `FALSE` to show or hide what Keras prints; `NULL`
+#'   keeps Keras' default for the backend and format.
+#' @param input_signature `NULL` to derive the inputs from the model, or what
+#'   Keras accepts: Python `InputSpec`, `TensorSpec` or `KerasTensor` objects,
+#'   or shapes such as `c(NA, 4)` (`NA` = any size).
+#' @param overwrite If `TRUE`, an existing artifact of the same format at
+#'   `export_dir_base` is replaced. Anything else there (a folder of data, a
+#'   file of another kind) is never replaced.
+#' @param verify If `TRUE`, check the artifact with [verify_artifact()] after
+#'   writing it.
+#'
+#' @return `object`, invisibly, so that the call fits in a pipe.
+#' @seealso [verify_artifact()] to check an artifact against its model,
+#'   [export_formats()] for the formats on offer, [kerasexport-errors] for the
+#'   errors.
+#' @export
+#' @examplesIf kerasexport_available()
+#' keras <- reticulate::import("keras")
+#' model <- keras$Sequential(list(
+#'   keras$Input(shape = list(4L)),
+#'   keras$layers$Dense(3L, activation = "softmax")
+#' ))
+#' path <- file.path(tempdir(), "iris-model")
+#' model |> export_savedmodel(path, verbose = FALSE, overwrite = TRUE)
+#' model |> export_savedmodel(file.path(tempdir(), "iris.onnx"),
+#'   format = "onnx", verbose = FALSE, overwrite = TRUE)
+export_savedmodel <- function(object, export_dir_base, ...) {
+  UseMethod("export_savedmodel")
+}
+
+#' @rdname export_savedmodel
+#' @export
+export_savedmodel.keras.src.models.model.Model <- function(
+    object, export_dir_base, ..., format = "tf_saved_model", verbose = NULL,
+    input_signature = NULL, overwrite = FALSE, verify = FALSE) {
+  call <- current_call_env()
+  path <- check_path(export_dir_base, call = call)
+  check_string(format, call = call)
+  check_flag(verbose, allow_null = TRUE, call = call)
+  check_flag(overwrite, call = call)
+  check_flag(verify, call = call)
+  kwargs <- python_kwargs(
+    c(list(model = object, filepath = path, format = format, verbose = verbose,
+           input_signature = input_signature, overwrite = overwrite),
+      list(...)),
+    call = call
+  )
+  call_python("export_model", kwargs, call = call)
+  if (verify) {
+    verify_artifact(path, object, format = format)
+  }
+  invisible(object)
+}
+
+#' @rdname export_savedmodel
+#' @export
+export_savedmodel.default <- function(object, export_dir_base, ...) {
+  # Objects kerasexport does not know (TensorFlow modules, estimators) go to
+  # the tensorflow package's generic when it is installed.
+  tensorflow_generic <- tensorflow_export_savedmodel()
+  if (!is.null(tensorflow_generic)) {
+    return(tensorflow_generic(object, export_dir_base, ...))
+  }
+  abort_kerasexport(
+    c("{.arg object} must be a Keras 3 model, not {.obj_type_friendly {object}}.",
+      i = "Build or load the model with keras3 or {.code reticulate::import(\"keras\")}."),
+    kind = "invalid_model"
+  )
+}
+
+#' Export formats offered by the installed Keras
+#'
+#' Asks the installed Keras which formats `Model.export()` accepts, so the
+#' list follows Keras releases. Whether a format works also depends on the
+#' backend and on optional Python packages: an export that needs a missing
+#' package fails with an error that says how to install it.
+#'
+#' @return A character vector of format names.
+#' @export
+#' @examplesIf kerasexport_available()
+#' export_formats()
+export_formats <- function() {
+  unlist(call_python("supported_formats"))
+}
+
+current_call_env <- function() {
+  # Errors name the generic the user called, not the S3 method.
+  rlang::call2("export_savedmodel")
+}

@@ -1,0 +1,97 @@
+# The only file that touches the bundled Python package. It is imported
+# lazily: nothing Python starts at library(kerasexport).
+
+py_kerasexport <- NULL
+
+load_python_module <- function() {
+  # Where to look for Python when the user has not chosen one: the
+  # virtualenv named by KERASEXPORT_PYTHON, else "r-kerasexport" (the one
+  # install_kerasexport() and the project's set-up make), the way keras3
+  # looks for "r-keras".
+  environments <- c(Sys.getenv("KERASEXPORT_PYTHON", unset = NA), "r-kerasexport")
+  py_kerasexport <<- reticulate::import_from_path(
+    "kerasexport.bridge",
+    path = system.file("python", package = "kerasexport"),
+    convert = FALSE,
+    delay_load = list(environment = environments[!is.na(environments)])
+  )
+}
+
+#' Is Python with Keras available to kerasexport?
+#'
+#' `TRUE` when a Python with Keras 3 can be found (or is already in use) and
+#' kerasexport's Python module loads. Use it to skip code, as the examples in
+#' this package do. It initializes Python if it was not yet.
+#'
+#' @return `TRUE` or `FALSE`.
+#' @export
+#' @examples
+#' kerasexport_available()
+kerasexport_available <- function() {
+  tryCatch(
+    {
+      python_module()
+      reticulate::py_module_available("keras")
+    },
+    error = function(e) FALSE
+  )
+}
+
+python_module <- function(call = caller_env()) {
+  tryCatch(
+    {
+      reticulate::py_get_attr(py_kerasexport, "__name__")
+      py_kerasexport
+    },
+    error = function(e) {
+      abort_kerasexport(
+        c("Python with Keras 3 is not available to kerasexport.",
+          i = "Run {.run kerasexport::install_kerasexport()} once, or point
+               {.envvar RETICULATE_PYTHON} at a Python that has Keras 3."),
+        kind = "python_unavailable", call = call, parent = e
+      )
+    }
+  )
+}
+
+# Call public function `name` of the Python package with already converted
+# arguments (see args.R), through kerasexport.bridge; replay what it printed
+# as R messages and warnings, and turn a Python exception into a classed R
+# error.
+call_python <- function(name, args = list(), call = caller_env()) {
+  bridge <- python_module(call = call)
+  kwargs <- reticulate::py_dict(names(args) %||% character(), unname(args), convert = FALSE)
+  result <- tryCatch(
+    bridge$call(name, kwargs),
+    python.builtin.BaseException = function(error) {
+      exception <- python_exception(error)
+      replay_python_output(py_attr(exception, "kerasexport_captured"))
+      abort_from_python(error, call = call)
+    }
+  )
+  result <- reticulate::py_to_r(result)
+  replay_python_output(result[["captured"]])
+  result[["value"]]
+}
+
+# What Python printed becomes one R message (so knitr and suppressMessages()
+# handle it), and each Python warning an R warning, or a message when it is
+# about library internals that the user cannot act on.
+replay_python_output <- function(captured) {
+  if (is.null(captured)) {
+    return(invisible())
+  }
+  lines <- unlist(captured[["output"]])
+  if (length(lines) > 0) {
+    rlang::inform(paste(lines, collapse = "\n"), class = "kerasexport_python_output")
+  }
+  for (w in captured[["warnings"]]) {
+    text <- paste0("Python ", w$category, ": ", w$message)
+    if (isTRUE(w$internal)) {
+      rlang::inform(text, class = "kerasexport_python_warning")
+    } else {
+      rlang::warn(text, class = "kerasexport_python_warning")
+    }
+  }
+  invisible()
+}

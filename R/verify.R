@@ -1,0 +1,92 @@
+#' Check that an artifact reproduces its model
+#'
+#' Runs the artifact in a fresh Python process, which has neither Keras nor
+#' the model's code loaded (proving the artifact is standalone), and compares
+#' its outputs with the model's own predictions on the same inputs.
+#'
+#' @param path Path of a `"tf_saved_model"` or `"onnx"` artifact.
+#' @param model The Keras model the artifact was exported from.
+#' @param data Inputs to compare on: an array or matrix for a model with one
+#'   input, or an unnamed list of them. `NULL` makes random inputs shaped as
+#'   the model's inputs.
+#' @param format The artifact's format; `NULL` infers it from `path`.
+#' @param tolerance The largest absolute difference allowed between any
+#'   output of the artifact and of the model.
+#'
+#' @return An object of class `kerasexport_verification` (invisibly): a list
+#'   with `passed`, `max_abs_diff`, and `outputs`, a data frame with the
+#'   maximum absolute and relative difference per output. A difference above
+#'   `tolerance` is an error of class `kerasexport_error_mismatch` that
+#'   carries the same numbers.
+#' @export
+#' @examplesIf kerasexport_available()
+#' keras <- reticulate::import("keras")
+#' model <- keras$Sequential(list(
+#'   keras$Input(shape = list(4L)),
+#'   keras$layers$Dense(3L, activation = "softmax")
+#' ))
+#' path <- file.path(tempdir(), "verified.onnx")
+#' export_savedmodel(model, path, format = "onnx", verbose = FALSE, overwrite = TRUE)
+#' verify_artifact(path, model)
+verify_artifact <- function(path, model, data = NULL, format = NULL, tolerance = 1e-5) {
+  path <- check_path(path, must_exist = TRUE)
+  check_string(format, allow_null = TRUE)
+  check_number(tolerance)
+  if (!is.null(data) && !is.list(data)) {
+    data <- list(data)
+  }
+  inputs <- if (!is.null(data)) lapply(data, as_input_array)
+  result <- call_python("verify", python_kwargs(list(
+    path = path, format = format %||% artifact_format(path), model = model,
+    inputs = inputs, tolerance = tolerance
+  )))
+  result$outputs <- do.call(rbind, lapply(result$outputs, function(row) {
+    data.frame(
+      output = row$output,
+      shape = paste0("(", paste(unlist(row$shape), collapse = ", "), ")"),
+      max_abs_diff = row$max_abs_diff,
+      max_rel_diff = row$max_rel_diff
+    )
+  }))
+  invisible(structure(result, class = "kerasexport_verification"))
+}
+
+#' @export
+format.kerasexport_verification <- function(x, ...) {
+  c(
+    cli::format_inline(
+      "{.cls kerasexport_verification} {.path {x$path}} ({x$format}): ",
+      if (isTRUE(x$passed)) "passed" else "FAILED",
+      ", max abs diff {signif(x$max_abs_diff, 3)} (tolerance {x$tolerance})"
+    ),
+    utils::capture.output(print(x$outputs, row.names = FALSE))
+  )
+}
+
+#' @export
+print.kerasexport_verification <- function(x, ...) {
+  cat(format(x, ...), sep = "\n")
+  invisible(x)
+}
+
+# Python casts each input to the dtype the model expects.
+as_input_array <- function(x) {
+  if (is.data.frame(x)) {
+    x <- as.matrix(x)
+  }
+  reticulate::r_to_py(as.array(x))
+}
+
+artifact_format <- function(path) {
+  if (dir.exists(path) && file.exists(file.path(path, "saved_model.pb"))) {
+    return("tf_saved_model")
+  }
+  if (!dir.exists(path) && grepl("\\.onnx$", path, ignore.case = TRUE)) {
+    return("onnx")
+  }
+  abort_kerasexport(
+    c("Cannot tell the format of the artifact at {.path {path}}.",
+      i = "Pass {.arg format}, e.g. {.code format = \"onnx\"}."),
+    kind = "artifact", call = caller_env(2)
+  )
+}

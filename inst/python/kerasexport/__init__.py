@@ -1,0 +1,22 @@
+"""kerasexport: export trained Keras 3 models to standalone inference
+artifacts, and check that they reproduce the model.
+
+Plain Python, importable and testable without R. The R package reaches it
+through reticulate.
+"""
+
+from kerasexport.errors import KerasExportError
+from kerasexport.export import describe_kwargs
+from kerasexport.export import export_model
+from kerasexport.formats import accepted_kwargs
+from kerasexport.formats import supported_formats
+from kerasexport.verify import verify
+
+__all__ = [
+    "KerasExportError",
+    "accepted_kwargs",
+    "describe_kwargs",
+    "export_model",
+    "supported_formats",
+    "verify",
+]

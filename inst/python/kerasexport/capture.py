@@ -1,0 +1,93 @@
+"""Capture what an export prints, so that R can replay it as messages.
+
+Keras prints through ``sys.stdout``; TensorFlow, XLA and PyTorch also write
+from C++ straight to file descriptors 1 and 2. R consoles, knitr and
+``suppressMessages()`` see neither, so both levels are captured and returned
+as lines, and Python warnings are recorded rather than printed.
+"""
+
+import contextlib
+import io
+import os
+import sys
+import tempfile
+import warnings
+
+
+_active = []  # the Captured objects of the captures in progress, innermost last
+
+
+class Captured:
+    def __init__(self):
+        self.lines = []
+        self.warnings = []
+        self.rewrites = {}
+
+    def as_dict(self):
+        return {"output": list(self.lines), "warnings": list(self.warnings)}
+
+
+# Warnings about library internals (numpy aliases, JAX parameters that Keras
+# passes, torch's tracer noting Keras' own Python ints) tell the user nothing
+# they can act on: R shows them as messages. Every other warning becomes an R
+# warning.
+_INTERNAL_CATEGORIES = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+_INTERNAL_CATEGORY_NAMES = {"TracerWarning"}
+
+
+def _warning_record(record):
+    return {
+        "category": getattr(record.category, "__name__", "Warning"),
+        "message": str(record.message),
+        "internal": issubclass(record.category, _INTERNAL_CATEGORIES)
+        or getattr(record.category, "__name__", "") in _INTERNAL_CATEGORY_NAMES,
+    }
+
+
+@contextlib.contextmanager
+def _redirect_fd(fd, sink):
+    """Point file descriptor ``fd`` at ``sink`` for the duration."""
+    try:
+        saved = os.dup(fd)
+    except OSError:  # no such descriptor (embedded without a console)
+        yield
+        return
+    try:
+        os.dup2(sink.fileno(), fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def rewrite_in_output(old, new):
+    """Show ``new`` wherever ``old`` appears in the output being captured."""
+    for captured in _active:
+        captured.rewrites[old] = new
+
+
+@contextlib.contextmanager
+def capture_output():
+    """Capture Python and C-level stdout/stderr and warnings into a Captured."""
+    captured = Captured()
+    python_out = io.StringIO()
+    with tempfile.TemporaryFile(mode="w+b") as native_out:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        try:
+            with warnings.catch_warnings(record=True) as records, \
+                    _redirect_fd(1, native_out), _redirect_fd(2, native_out), \
+                    contextlib.redirect_stdout(python_out), \
+                    contextlib.redirect_stderr(python_out):
+                warnings.simplefilter("default")
+                _active.append(captured)
+                yield captured
+        finally:
+            _active.remove(captured)
+            native_out.seek(0)
+            text = python_out.getvalue() + native_out.read().decode("utf-8", "replace")
+            for old, new in captured.rewrites.items():
+                text = text.replace(old, new)
+            captured.lines[:] = [line.rstrip() for line in text.splitlines() if line.strip()]
+            captured.warnings[:] = [_warning_record(r) for r in records]

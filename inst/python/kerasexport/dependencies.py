@@ -1,0 +1,77 @@
+"""Optional Python packages: which export needs which, and a clear error when
+one is missing.
+
+Imports happen here, lazily, and only for what the chosen backend and format
+need: exporting a PyTorch model to ONNX must not pay for importing TensorFlow.
+"""
+
+import importlib
+import os
+import sys
+
+from kerasexport.errors import MissingDependencyError
+
+# (module to import, pip distribution name)
+_NEEDS = {
+    ("tensorflow", "tf_saved_model"): [("tensorflow", "tensorflow-cpu")],
+    ("jax", "tf_saved_model"): [("tensorflow", "tensorflow-cpu")],
+    ("tensorflow", "onnx"): [("tf2onnx", "tf2onnx"), ("onnx", "onnx")],
+    ("jax", "onnx"): [("jax2onnx", "jax2onnx"), ("onnx", "onnx")],
+    ("torch", "onnx"): [("onnx", "onnx"), ("onnxscript", "onnxscript")],
+}
+
+_RUNTIME_NEEDS = {
+    "tf_saved_model": [("tensorflow", "tensorflow-cpu")],
+    "onnx": [("onnxruntime", "onnxruntime")],
+}
+
+
+def pinned_versions():
+    """The versions in requirements.txt beside this package, by pip name."""
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "requirements.txt")
+    pins = {}
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                line = line.split("#", 1)[0].strip()
+                if "==" in line:
+                    name, version = line.split("==", 1)
+                    pins[name.strip().lower()] = version.strip()
+    except OSError:
+        pass
+    return pins
+
+
+def install_command(pip_name):
+    version = pinned_versions().get(pip_name.lower())
+    requirement = f"{pip_name}=={version}" if version else pip_name
+    return f"{sys.executable} -m pip install '{requirement}'"
+
+
+def require(module, pip_name, purpose):
+    """Import ``module`` or raise MissingDependencyError naming the fix."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        command = install_command(pip_name)
+        raise MissingDependencyError(
+            f"{purpose} needs the Python package '{pip_name}', "
+            f"which could not be imported ({error}).",
+            hint=f"Install it with: {command}  "
+            "(or from R: kerasexport::install_kerasexport())",
+            package=pip_name,
+            module=module,
+            install=command,
+        ) from None
+
+
+def require_for_export(backend, format):
+    for module, pip_name in _NEEDS.get((backend, format), []):
+        require(module, pip_name, f"Exporting a {backend}-backend model to {format!r}")
+
+
+def require_for_runtime(format):
+    return [
+        require(module, pip_name, f"Running a {format!r} artifact")
+        for module, pip_name in _RUNTIME_NEEDS.get(format, [])
+    ]

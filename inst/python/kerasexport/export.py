@@ -1,0 +1,191 @@
+"""The one entry point R calls to export a model: checks, then the
+format-specific export, written atomically, with its output captured."""
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+
+from kerasexport import formats
+from kerasexport import capture
+from kerasexport.errors import ArtifactError
+from kerasexport.errors import ExportFailedError
+from kerasexport.errors import InvalidModelError
+from kerasexport.errors import KerasExportError
+
+
+def _format_module(format):
+    if format == "tf_saved_model":
+        from kerasexport import saved_model
+        return saved_model.export
+    if format == "onnx":
+        from kerasexport import onnx
+        return onnx.export
+    from kerasexport import passthrough
+
+    return lambda *args, **kwargs: passthrough.export(*args, format=format, **kwargs)
+
+
+def check_model(model, input_signature=None):
+    import keras
+
+    if not isinstance(model, keras.Model):
+        raise InvalidModelError(
+            f"`object` must be a Keras 3 model, not a {type(model).__module__}."
+            f"{type(model).__name__}.",
+            hint="Pass a model made with keras3 or reticulate::import(\"keras\").",
+        )
+    if not model.built and input_signature is None:
+        raise InvalidModelError(
+            f"The model {model.name!r} has not been built, so its input shapes "
+            "are unknown.",
+            hint="Call it once on data, call `model$build(input_shape)`, or pass "
+            "`input_signature`.",
+        )
+    return model
+
+
+def ensure_called(model):
+    """Run the model once on a sample batch if it was built but never called.
+
+    Keras' ONNX export needs a model that has been called; a Sequential model
+    made with an Input layer is built but not called until it sees data.
+    """
+    if model.built and not getattr(model, "_called", True):
+        from kerasexport.verify import sample_inputs
+
+        inputs = sample_inputs(model, batch_size=1)
+        model(inputs[0] if len(inputs) == 1 else inputs, training=False)
+
+
+def looks_like_artifact(path, format):
+    """Whether ``path`` holds an artifact of ``format`` that may be replaced."""
+    if format == "tf_saved_model":
+        return os.path.isdir(path) and (
+            os.path.isfile(os.path.join(path, "saved_model.pb"))
+            or os.path.isfile(os.path.join(path, "saved_model.pbtxt")))
+    if format == "onnx":
+        if not os.path.isfile(path):
+            return False
+        try:
+            import onnx
+
+            onnx.load_model(path, load_external_data=False)
+            return True
+        except Exception:
+            return False
+    # For formats we know less about: a file of the same kind only.
+    return os.path.isfile(path)
+
+
+def _check_destination(path, format, overwrite):
+    if not os.path.lexists(path):
+        parent = os.path.dirname(path)
+        if not os.path.isdir(parent):
+            raise ArtifactError(
+                f"The folder {parent!r} that should hold the artifact does not exist.",
+                hint="Create it first, e.g. with dir.create(recursive = TRUE).",
+                path=path,
+            )
+        return False
+    if not overwrite:
+        raise ArtifactError(
+            f"{path!r} already exists.",
+            hint="Pass `overwrite = TRUE` to replace an earlier artifact, or "
+            "choose another path.",
+            path=path,
+        )
+    if not looks_like_artifact(path, format):
+        kind = "folder" if os.path.isdir(path) else "file"
+        raise ArtifactError(
+            f"{path!r} is a {kind} that is not a {format!r} artifact; "
+            "kerasexport never replaces it, even with `overwrite = TRUE`.",
+            hint="Choose a new path for the artifact.",
+            path=path,
+        )
+    return True
+
+
+def _move_into_place(staged, path, replace):
+    if not replace:
+        os.rename(staged, path)
+        return
+    backup = staged + ".previous"
+    os.rename(path, backup)
+    try:
+        os.rename(staged, path)
+    except BaseException:
+        os.rename(backup, path)
+        raise
+    if os.path.isdir(backup):
+        shutil.rmtree(backup, ignore_errors=True)
+    else:
+        os.remove(backup)
+
+
+def export_model(model, filepath, format="tf_saved_model", verbose=None,
+                 input_signature=None, overwrite=False, **kwargs):
+    """Export ``model`` to ``filepath`` and return a description of the result.
+
+    The artifact is written into a temporary sibling of ``filepath`` and moved
+    into place only once complete, so a failure at any point leaves whatever
+    was at ``filepath`` untouched and no partial artifact behind.
+    """
+    import keras
+
+    path = os.path.abspath(os.path.expanduser(os.fspath(filepath)))
+    formats.check_format(format)
+    formats.check_kwargs(format, kwargs)
+    check_model(model, input_signature)
+    ensure_called(model)
+    backend = keras.backend.backend()
+    replace = _check_destination(path, format, overwrite)
+
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.kerasexport-",
+                               dir=os.path.dirname(path))
+    staged = os.path.join(staging, os.path.basename(path))
+    started = time.perf_counter()
+    try:
+        # The user never sees, and need not know, the temporary name.
+        capture.rewrite_in_output(staged, path)
+        try:
+            _format_module(format)(model, staged, backend, verbose=verbose,
+                                   input_signature=input_signature, **kwargs)
+        except KerasExportError:
+            raise
+        except Exception as error:
+            raise ExportFailedError(
+                f"Keras could not export the model to {format!r} "
+                f"({type(error).__name__}): " + str(error).replace(staged, path),
+                python_type=type(error).__name__,
+                backend=backend,
+                format=format,
+            ) from error
+        if not os.path.lexists(staged):
+            raise ExportFailedError(f"Keras wrote no artifact for format {format!r}.")
+        _move_into_place(staged, path, replace)
+    finally:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(staging)
+
+    return {
+        "path": path,
+        "format": format,
+        "backend": backend,
+        "keras_version": keras.__version__,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def describe_kwargs(**kwargs):
+    """How Python received each argument: used to test the R conversion."""
+
+    def describe(value):
+        if isinstance(value, dict):
+            return {str(k): describe(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [type(value).__name__] + [describe(v) for v in value]
+        return type(value).__name__ if value is not None else "None"
+
+    return {name: describe(value) for name, value in kwargs.items()}

@@ -1,0 +1,157 @@
+"""Check that an artifact reproduces its model: run it in a fresh Python
+process, which has neither Keras nor the model's code loaded, and compare with
+the model's own predictions."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from kerasexport.errors import ArtifactError
+from kerasexport.errors import MismatchError
+from kerasexport.runtime import RUNNABLE_FORMATS
+from kerasexport.runtime import _load_arrays
+from kerasexport.runtime import _save_arrays
+
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def sample_inputs(model, batch_size=3, seed=0):
+    """Random inputs shaped as the model expects (None dimensions get
+    ``batch_size``), in the order of the model's flattened inputs."""
+    from keras import tree
+    from keras.src.export.export_utils import get_input_signature
+
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for spec in tree.flatten(get_input_signature(model)):
+        shape = tuple(batch_size if d is None else int(d) for d in spec.shape)
+        dtype = np.dtype(str(spec.dtype or "float32"))
+        if np.issubdtype(dtype, np.integer):
+            arrays.append(rng.integers(0, 2, size=shape).astype(dtype))
+        elif dtype == np.bool_:
+            arrays.append(rng.random(shape) > 0.5)
+        else:
+            arrays.append(rng.standard_normal(shape).astype(dtype))
+    return arrays
+
+
+def model_input_dtypes(model):
+    from keras import tree
+    from keras.src.export.export_utils import get_input_signature
+
+    try:
+        return [str(spec.dtype or "float32") for spec in tree.flatten(get_input_signature(model))]
+    except Exception:
+        return None
+
+
+def model_outputs(model, inputs):
+    from keras import ops
+    from keras import tree
+
+    args = inputs[0] if len(inputs) == 1 else list(inputs)
+    outputs = model(args, training=False)
+    return [np.asarray(ops.convert_to_numpy(o)) for o in tree.flatten(outputs)]
+
+
+def run_in_fresh_process(path, format, inputs, timeout=600):
+    """Run the artifact in a new Python process; return (outputs, report)."""
+    if format not in RUNNABLE_FORMATS:
+        raise ArtifactError(
+            f"kerasexport cannot run {format!r} artifacts.",
+            hint="Supported: " + ", ".join(repr(f) for f in RUNNABLE_FORMATS),
+            format=format,
+        )
+    with tempfile.TemporaryDirectory(prefix="kerasexport-verify-") as work:
+        inputs_file = os.path.join(work, "inputs.npz")
+        outputs_file = os.path.join(work, "outputs.npz")
+        _save_arrays(inputs_file, inputs, "input")
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [_PACKAGE_PARENT] + [p for p in [env.get("PYTHONPATH")] if p])
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # Run from an empty folder, so nothing of the caller's can be imported.
+        process = subprocess.run(
+            [sys.executable, "-m", "kerasexport.runtime", "--format", format,
+             "--artifact", path, "--inputs", inputs_file, "--outputs", outputs_file],
+            cwd=work, env=env, capture_output=True, text=True, timeout=timeout,
+        )
+        if process.returncode != 0:
+            tail = "\n".join(process.stderr.strip().splitlines()[-8:])
+            raise ArtifactError(
+                f"The artifact at {path!r} failed to run in a fresh Python "
+                f"process:\n{tail}",
+                path=path,
+                format=format,
+            )
+        report = json.loads(process.stdout.strip().splitlines()[-1])
+        return _load_arrays(outputs_file, "output"), report
+
+
+def compare(expected, actual, tolerance):
+    if len(expected) != len(actual):
+        raise MismatchError(
+            f"The artifact returned {len(actual)} output(s); the model returns "
+            f"{len(expected)}.",
+            expected=len(expected), actual=len(actual))
+    rows = []
+    for i, (want, got) in enumerate(zip(expected, actual)):
+        if want.shape != got.shape:
+            raise MismatchError(
+                f"Output {i + 1} has shape {got.shape} in the artifact but "
+                f"{want.shape} from the model.",
+                output=i + 1)
+        difference = np.abs(got.astype(np.float64) - want.astype(np.float64))
+        max_abs = float(difference.max()) if difference.size else 0.0
+        scale = float(np.abs(want).max()) if want.size else 0.0
+        rows.append({
+            "output": i + 1,
+            "shape": list(want.shape),
+            "max_abs_diff": max_abs,
+            "max_rel_diff": max_abs / scale if scale > 0 else max_abs,
+        })
+    return rows
+
+
+def verify(path, format, model, inputs=None, tolerance=1e-5, batch_size=3):
+    """Compare the artifact at ``path`` with ``model``; raise MismatchError
+    when any output differs by more than ``tolerance``."""
+    path = os.path.abspath(os.fspath(path))
+    if not os.path.exists(path):
+        raise ArtifactError(f"No artifact at {path!r}.", path=path)
+    if inputs is None:
+        inputs = sample_inputs(model, batch_size=batch_size)
+    inputs = [np.asarray(x) for x in (inputs if isinstance(inputs, (list, tuple)) else [inputs])]
+    dtypes = model_input_dtypes(model)
+    if dtypes and len(dtypes) == len(inputs):
+        inputs = [x.astype(dtype, copy=False) for x, dtype in zip(inputs, dtypes)]
+    expected = model_outputs(model, inputs)
+    actual, report = run_in_fresh_process(path, format, inputs)
+    rows = compare(expected, actual, tolerance)
+    worst = max((r["max_abs_diff"] for r in rows), default=0.0)
+    result = {
+        "path": path,
+        "format": format,
+        "tolerance": tolerance,
+        "passed": worst <= tolerance,
+        "max_abs_diff": worst,
+        "outputs": rows,
+        "batch_size": int(inputs[0].shape[0]) if inputs and inputs[0].ndim else 0,
+        "fresh_process_modules": list(report.get("modules", [])),
+    }
+    if not result["passed"]:
+        details = "; ".join(
+            f"output {r['output']}: max abs diff {r['max_abs_diff']:.3g}, "
+            f"max rel diff {r['max_rel_diff']:.3g}" for r in rows)
+        raise MismatchError(
+            f"The artifact at {path!r} does not reproduce the model within "
+            f"tolerance {tolerance:g}: {details}.",
+            hint="Check the export's input_signature and dtypes, or loosen "
+            "`tolerance` if the difference is expected.",
+            **result,
+        )
+    return result

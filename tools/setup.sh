@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Sets up everything kerasexport needs on a fresh Debian 12 machine, and skips
+# each step that is already done:
+#   1. Debian's R and the R packages the package and its tests use;
+#   2. reticulate >= 1.41 (bookworm ships 1.28, which refuses NumPy 2), built
+#      from Debian trixie's source tarball;
+#   3. the pinned Python virtualenv in .venv, registered as the virtualenv
+#      "r-kerasexport" so that library(kerasexport) finds it from anywhere;
+#   4. the kerasexport R package itself.
+# Each step keeps a stamp (under .cache/stamps) keyed on what it depends on.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE="$ROOT/.cache"
+STAMPS="$CACHE/stamps"
+VENV="$ROOT/.venv"
+LOCK="$ROOT/tools/requirements-lock.txt"
+PYTHON=${KERASEXPORT_BASE_PYTHON:-python3}
+mkdir -p "$STAMPS"
+
+say() { printf '[setup] %s\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+hash_of() { cat "$@" | sha256sum | cut -c1-16; }
+
+# 1. Debian packages ---------------------------------------------------------
+APT_PACKAGES=(r-base-dev r-cran-testthat r-cran-roxygen2 r-cran-knitr
+  r-cran-rmarkdown r-cran-jsonlite r-cran-rlang r-cran-cli r-cran-withr
+  r-cran-processx r-cran-callr r-cran-rcpp r-cran-rcpptoml r-cran-here
+  r-cran-png r-cran-rappdirs r-cran-matrix pandoc xz-utils)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  say "Debian packages: present"
+fi
+
+# 2. reticulate >= 1.41 ------------------------------------------------------
+if Rscript -e 'quit(status = !(requireNamespace("reticulate", quietly = TRUE) && packageVersion("reticulate") >= "1.41"))' >/dev/null 2>&1; then
+  say "reticulate >= 1.41: present"
+else
+  say "building reticulate >= 1.41 from Debian trixie's source"
+  APTDIR="$CACHE/apt-trixie"
+  mkdir -p "$APTDIR/lists/partial" "$CACHE/src"
+  # Use the archive the system's own apt sources already use.
+  uri=$(grep -hoE '^URIs: *\S+/debian/?$' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1 | awk '{print $2}')
+  [ -n "$uri" ] || uri=$(grep -hoE '^deb +\S+/debian/? ' /etc/apt/sources.list 2>/dev/null | head -n1 | awk '{print $2}')
+  [ -n "$uri" ] || uri="http://deb.debian.org/debian"
+  echo "deb-src $uri trixie main" >"$APTDIR/sources.list"
+  APTOPTS=(-o "Dir::Etc::sourcelist=$APTDIR/sources.list" -o Dir::Etc::sourceparts=/dev/null
+    -o "Dir::State::Lists=$APTDIR/lists")
+  as_root apt-get "${APTOPTS[@]}" update -qq
+  (cd "$CACHE/src" && as_root apt-get "${APTOPTS[@]}" source --download-only --tar-only r-cran-reticulate/trixie >/dev/null)
+  tarball=$(ls "$CACHE"/src/r-cran-reticulate_*.orig.tar.* | head -n1)
+  rm -rf "$CACHE/src/build" && mkdir -p "$CACHE/src/build"
+  tar -xf "$tarball" -C "$CACHE/src/build"
+  pkgdir=$(dirname "$(find "$CACHE/src/build" -maxdepth 2 -name DESCRIPTION | head -n1)")
+  as_root R CMD INSTALL --no-docs --no-html "$pkgdir" >"$CACHE/reticulate-install.log" 2>&1 ||
+    { cat "$CACHE/reticulate-install.log"; exit 1; }
+fi
+
+# 3. Python virtualenv -------------------------------------------------------
+venv_key=$(hash_of "$LOCK"; "$PYTHON" --version)
+if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMPS/venv" 2>/dev/null)" = "$venv_key" ]; then
+  say "Python virtualenv .venv: up to date"
+else
+  say "creating the Python virtualenv .venv from tools/requirements-lock.txt"
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  find_links=()
+  [ -d /opt/wheels ] && find_links=(--find-links /opt/wheels)
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${find_links[@]}" -r "$LOCK"
+  echo "$venv_key" >"$STAMPS/venv"
+fi
+# Register it where reticulate looks for named virtualenvs, without replacing a
+# real environment a user made there (for example with install_kerasexport()).
+venv_root=${WORKON_HOME:-$HOME/.virtualenvs}
+mkdir -p "$venv_root"
+link="$venv_root/r-kerasexport"
+if [ -L "$link" ] || [ ! -e "$link" ]; then
+  ln -sfn "$VENV" "$link"
+else
+  say "note: $link exists and is not ours; leaving it (set KERASEXPORT_PYTHON to choose)"
+fi
+
+# 4. the R package -------------------------------------------------------------
+pkg_key=$(cd "$ROOT" && find DESCRIPTION NAMESPACE R inst man -type f ! -path '*/__pycache__/*' ! -path '*/.pytest_cache/*' -print0 |
+  sort -z | xargs -0 cat | sha256sum | cut -c1-16)
+if [ "$(cat "$STAMPS/package" 2>/dev/null)" = "$pkg_key" ] &&
+  Rscript -e 'quit(status = !requireNamespace("kerasexport", quietly = TRUE))' >/dev/null 2>&1; then
+  say "R package kerasexport: installed and current"
+else
+  say "installing the R package kerasexport"
+  as_root R CMD INSTALL --no-multiarch --with-keep.source "$ROOT" >"$CACHE/package-install.log" 2>&1 ||
+    { cat "$CACHE/package-install.log"; exit 1; }
+  echo "$pkg_key" >"$STAMPS/package"
+fi
+say "ready"
