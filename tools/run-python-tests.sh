@@ -8,7 +8,7 @@ backends=("$@")
 [ ${#backends[@]} -gt 0 ] || backends=(tensorflow jax torch)
 for backend in "${backends[@]}"; do
   echo "== pytest, KERAS_BACKEND=$backend =="
-  KERAS_BACKEND=$backend "$ROOT/.venv/bin/python" -m pytest -q -p no:cacheprovider \
+  KERAS_BACKEND=$backend "$ROOT/.venv/bin/python" -m pytest -q -p no:cacheprovider --disable-warnings \
     "$ROOT/inst/python/tests" || status=1
 done
 exit $status

@@ -19,7 +19,7 @@ for (backend in backends) {
         skipped = sum(results$skipped))
     },
     args = list(dir = file.path(root, "tests", "testthat")),
-    env = c(callr::rcmd_safe_env(), KERAS_BACKEND = backend),
+    env = c(callr::rcmd_safe_env(), KERAS_BACKEND = backend, NOT_CRAN = "true"),
     show = TRUE, stderr = "2>&1"
   )
   cat(sprintf("%s: %d passed, %d failed, %d skipped\n", backend,

@@ -26,7 +26,7 @@ model <- keras$Sequential(list(
 ))
 model$compile(optimizer = "adam", loss = "sparse_categorical_crossentropy",
               metrics = list("accuracy"))
-model$fit(x, y, epochs = 100L, batch_size = 16L, verbose = 0L)
+history <- model$fit(x, y, epochs = 100L, batch_size = 16L, verbose = 0L)
 accuracy <- mean(max.col(as.matrix(model$predict(x, verbose = 0L))) - 1L == y)
 cat(sprintf("Trained on iris with the %s backend: training accuracy %.1f%%\n",
             keras$backend$backend(), 100 * accuracy))

@@ -90,4 +90,8 @@ def capture_output():
             for old, new in captured.rewrites.items():
                 text = text.replace(old, new)
             captured.lines[:] = [line.rstrip() for line in text.splitlines() if line.strip()]
-            captured.warnings[:] = [_warning_record(r) for r in records]
+            # A function traced several times warns several times: once is enough.
+            unique = {}
+            for record in map(_warning_record, records):
+                unique.setdefault((record["category"], record["message"]), record)
+            captured.warnings[:] = list(unique.values())

@@ -1,0 +1,30 @@
+import os
+import sys
+import warnings
+
+from kerasexport.capture import capture_output
+from kerasexport.capture import rewrite_in_output
+
+
+def test_python_and_native_output_are_captured():
+    with capture_output() as captured:
+        print("from python")
+        sys.stderr.write("to stderr\n")
+        os.write(1, b"from C on fd 1\n")
+        os.write(2, b"from C on fd 2\n")
+    assert captured.lines == ["from python", "to stderr", "from C on fd 1", "from C on fd 2"]
+
+
+def test_warnings_are_recorded_with_their_kind():
+    with capture_output() as captured:
+        warnings.warn("for the user", UserWarning)
+        warnings.warn("about internals", DeprecationWarning)
+    kinds = {w["message"]: w["internal"] for w in captured.warnings}
+    assert kinds == {"for the user": False, "about internals": True}
+
+
+def test_paths_are_rewritten_in_output():
+    with capture_output() as captured:
+        rewrite_in_output("/tmp/.staging/model", "/home/me/model")
+        print("Saved artifact at '/tmp/.staging/model'.")
+    assert captured.lines == ["Saved artifact at '/home/me/model'."]

@@ -1,0 +1,116 @@
+import os
+
+import numpy as np
+import pytest
+
+from conftest import artifact_name
+from conftest import backend
+from conftest import backend_formats
+from kerasexport import bridge
+from kerasexport import export_model
+from kerasexport import verify
+from kerasexport.errors import ArtifactError
+from kerasexport.errors import ExportFailedError
+from kerasexport.errors import InvalidModelError
+from kerasexport.errors import MismatchError
+from kerasexport.errors import UnsupportedCombinationError
+
+
+@pytest.mark.parametrize("format", backend_formats())
+def test_round_trip(tmp_path, small_model, iris_like, format):
+    path = tmp_path / artifact_name(format)
+    result = export_model(small_model, str(path), format=format, verbose=False)
+    assert result["path"] == str(path)
+    assert result["backend"] == backend()
+    check = verify(result["path"], format, small_model, inputs=[iris_like])
+    assert check["passed"]
+    assert check["max_abs_diff"] <= 1e-5
+    assert os.listdir(tmp_path) == [path.name]  # no staging folder left
+
+
+@pytest.mark.parametrize("batch", [1, 37])
+def test_dynamic_batch(tmp_path, small_model, batch):
+    format = backend_formats()[-1]
+    path = export_model(small_model, str(tmp_path / artifact_name(format)), format=format,
+                        verbose=False)["path"]
+    inputs = [np.ones((batch, 4), dtype="float32")]
+    assert verify(path, format, small_model, inputs=inputs)["batch_size"] == batch
+
+
+def test_normalization_constants_are_embedded_in_onnx(tmp_path, iris_like):
+    import keras
+    import onnx
+
+    normalize = keras.layers.Normalization()
+    normalize.adapt(iris_like * 3 + 5)
+    model = keras.Sequential([keras.Input((4,)), normalize, keras.layers.Dense(3)])
+    path = export_model(model, str(tmp_path / "norm.onnx"), format="onnx", verbose=False)["path"]
+    assert len(onnx.load(path).graph.input) == 1
+    assert verify(path, "onnx", model, inputs=[iris_like * 3 + 5])["passed"]
+
+
+def test_torch_saved_model_says_what_works(tmp_path, small_model):
+    if backend() != "torch":
+        pytest.skip("torch backend only")
+    with pytest.raises(UnsupportedCombinationError) as info:
+        export_model(small_model, str(tmp_path / "model"))
+    assert info.value.fields["alternative"] == "onnx"
+    assert os.listdir(tmp_path) == []
+
+
+def test_unbuilt_model_is_refused(tmp_path):
+    import keras
+
+    with pytest.raises(InvalidModelError):
+        export_model(keras.Sequential([keras.layers.Dense(2)]), str(tmp_path / "m.onnx"),
+                     format="onnx")
+
+
+def test_failure_leaves_previous_artifact_intact(tmp_path, small_model):
+    import keras
+
+    format = backend_formats()[0]
+    path = tmp_path / artifact_name(format)
+    export_model(small_model, str(path), format=format, verbose=False)
+    before = sorted((p.relative_to(tmp_path), p.read_bytes()) for p in tmp_path.rglob("*") if p.is_file())
+    bad = [keras.InputSpec(shape=(None, 5), dtype="float32")]
+    with pytest.raises(ExportFailedError) as info:
+        export_model(small_model, str(path), format=format, input_signature=bad, overwrite=True)
+    assert ".kerasexport-" not in str(info.value)
+    after = sorted((p.relative_to(tmp_path), p.read_bytes()) for p in tmp_path.rglob("*") if p.is_file())
+    assert after == before
+
+
+def test_existing_paths_are_protected(tmp_path, small_model):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "keep.csv").write_text("1,2,3")
+    with pytest.raises(ArtifactError):
+        export_model(small_model, str(data), format="onnx")
+    with pytest.raises(ArtifactError):
+        export_model(small_model, str(data), format="onnx", overwrite=True)
+    assert (data / "keep.csv").read_text() == "1,2,3"
+    with pytest.raises(ArtifactError):
+        export_model(small_model, str(tmp_path / "missing" / "m.onnx"), format="onnx")
+
+
+def test_bridge_reports_final_path_in_output(tmp_path, small_model):
+    format = backend_formats()[-1]
+    path = str(tmp_path / artifact_name(format))
+    result = bridge.call("export_model", {"model": small_model, "filepath": path,
+                                          "format": format, "verbose": True})
+    text = "\n".join(result["captured"]["output"])
+    assert ".kerasexport-" not in text
+    assert result["value"]["path"] == path
+
+
+def test_verify_detects_a_different_model(tmp_path, small_model, iris_like):
+    import keras
+
+    path = export_model(small_model, str(tmp_path / "m.onnx"), format="onnx", verbose=False)["path"]
+    keras.utils.set_random_seed(2)
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"),
+                              keras.layers.Dense(3, activation="softmax")])
+    with pytest.raises(MismatchError) as info:
+        verify(path, "onnx", other, inputs=[iris_like])
+    assert info.value.fields["max_abs_diff"] > 1e-5

@@ -1,0 +1,4 @@
+library(testthat)
+library(kerasexport)
+
+test_check("kerasexport")

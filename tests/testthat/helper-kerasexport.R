@@ -1,0 +1,52 @@
+# Shared test helpers. Tests run against the installed package, once per Keras
+# backend (KERAS_BACKEND), each backend in its own R process.
+
+test_backend <- function() Sys.getenv("KERAS_BACKEND", "tensorflow")
+
+skip_if_no_python <- function() {
+  skip_if_not(kerasexport_available(), "Python with Keras 3 is not available")
+}
+
+# Tests of backend-independent behaviour run in the TensorFlow process only.
+skip_unless_backend <- function(backends) {
+  skip_if_not(test_backend() %in% backends,
+              paste("runs with KERAS_BACKEND in:", paste(backends, collapse = ", ")))
+}
+
+keras <- function() reticulate::import("keras")
+
+# A small classifier with the shapes of iris: 4 features in, 3 classes out.
+small_model <- function(seed = 1L) {
+  k <- keras()
+  k$utils$set_random_seed(as.integer(seed))
+  k$Sequential(list(
+    k$Input(shape = list(4L), name = "features"),
+    k$layers$Dense(8L, activation = "relu"),
+    k$layers$Dense(3L, activation = "softmax")
+  ))
+}
+
+# Formats the current backend can export with Keras 3.15.
+backend_formats <- function() {
+  if (test_backend() == "torch") "onnx" else c("tf_saved_model", "onnx")
+}
+
+artifact_path <- function(dir, format) {
+  file.path(dir, if (format == "onnx") "model.onnx" else "model")
+}
+
+# Everything in a folder, hidden files included: to show nothing was left.
+folder_contents <- function(dir) {
+  sort(list.files(dir, all.files = TRUE, no.. = TRUE, recursive = TRUE))
+}
+
+# A fingerprint of a file or folder: paths, sizes and bytes.
+snapshot_path <- function(path) {
+  files <- if (dir.exists(path)) list.files(path, recursive = TRUE, full.names = TRUE) else path
+  vapply(files, function(f) paste(readBin(f, "raw", file.size(f)), collapse = ""), "")
+}
+
+# Run `code` in a fresh R process with the given environment variables.
+run_fresh_r <- function(fun, args = list(), env = character(), wd = tempdir()) {
+  callr::r(fun, args = args, env = c(callr::rcmd_safe_env(), env), wd = wd)
+}
