@@ -12,6 +12,10 @@
 #   arrays pass through reticulate untouched.
 # Anything else (functions, environments, partly named lists) is an error
 # that names the argument.
+#
+# `input_signature` has rules of its own (as_python_signature()): shapes and
+# input_spec() objects become the dicts kerasexport.signatures reads, where
+# they are checked against the model.
 
 python_kwargs <- function(args, call = caller_env()) {
   if (length(args) == 0) {
@@ -119,4 +123,71 @@ is_whole <- function(x) {
   values <- x[!is.na(x)]
   all(is.finite(values)) && all(values == trunc(values)) &&
     all(abs(values) <= .Machine$integer.max)
+}
+
+# input_signature, the R way: a shape (`c(NA, 4)`, `list(NULL, 4)`), an
+# input_spec(), or a list of those (named for named inputs). Python spec
+# objects pass through.
+as_python_signature <- function(x, call = caller_env()) {
+  if (is.null(x) || inherits(x, "python.builtin.object")) {
+    return(x)
+  }
+  if (inherits(x, "kerasexport_input_spec") || is_shape(x)) {
+    return(signature_spec(x))
+  }
+  if (is.list(x) && length(x) > 0) {
+    if (!is.null(names(x)) && !all(nzchar(names(x)))) {
+      abort_kerasexport(
+        c("{.arg input_signature} is a list with some elements named and some not.",
+          i = "Name every input (by the model's input names) or none (in order)."),
+        kind = "input_signature", call = call
+      )
+    }
+    elements <- lapply(seq_along(x), function(i) {
+      element <- x[[i]]
+      if (inherits(element, "python.builtin.object")) {
+        return(element)
+      }
+      if (!(inherits(element, "kerasexport_input_spec") || is_shape(element))) {
+        label <- if (is.null(names(x))) i else names(x)[[i]]
+        abort_kerasexport(
+          c("Element {.val {label}} of {.arg input_signature} is not a shape or {.fn input_spec}.",
+            i = "Write each input as {.code c(NA, 4)} or {.code input_spec(c(NA, 4), dtype = \"int32\")}."),
+          kind = "input_signature", call = call
+        )
+      }
+      signature_spec(element)
+    })
+    if (is.null(names(x))) {
+      return(reticulate::r_to_py(elements))
+    }
+    return(reticulate::py_dict(names(x), elements, convert = FALSE))
+  }
+  abort_kerasexport(
+    c("{.arg input_signature} must be a shape, an {.fn input_spec} or a list of them.",
+      x = "It is {.obj_type_friendly {x}}."),
+    kind = "input_signature", call = call
+  )
+}
+
+is_shape <- function(x) {
+  if (is.numeric(x) || (is.logical(x) && length(x) > 0 && all(is.na(x)))) {
+    return(is.null(dim(x)) && length(x) > 0)
+  }
+  is.list(x) && is.null(names(x)) && length(x) > 0 &&
+    all(vapply(x, function(d) is.null(d) || (is.numeric(d) || is.logical(d)) && length(d) == 1, TRUE))
+}
+
+signature_spec <- function(x) {
+  if (!inherits(x, "kerasexport_input_spec")) {
+    x <- list(shape = if (is.list(x)) vapply(x, function(d) if (is.null(d)) NA_real_ else as.numeric(d), 1) else x)
+  }
+  # Dimensions go as numbers (None for NA): Python checks that they are whole
+  # and non-negative, and names the offending one.
+  shape <- lapply(as.numeric(x$shape), function(d) if (is.na(d)) NULL else d)
+  reticulate::py_dict(
+    c("kerasexport_spec", "shape", "dtype", "name"),
+    list(TRUE, shape, x$dtype, x$name),
+    convert = FALSE
+  )
 }

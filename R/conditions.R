@@ -14,6 +14,8 @@
 #' * `unknown_argument`: an argument in `...` that the format does not accept;
 #'   fields `names`, `accepted`.
 #' * `invalid_model`: `object` is not a Keras 3 model, or is not built.
+#' * `input_signature`: `input_signature` does not fit the model (count,
+#'   names, rank, dimensions, dtype); the message names the input.
 #' * `missing_dependency`: a Python package the export needs is missing;
 #'   fields `package`, `install` (the command that installs it).
 #' * `unsupported_combination`: Keras cannot export this backend to this

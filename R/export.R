@@ -28,9 +28,20 @@
 #'   `"onnx"`, or another format the installed Keras supports.
 #' @param verbose `TRUE` or `FALSE` to show or hide what Keras prints; `NULL`
 #'   keeps Keras' default for the backend and format.
-#' @param input_signature `NULL` to derive the inputs from the model, or what
-#'   Keras accepts: Python `InputSpec`, `TensorSpec` or `KerasTensor` objects,
-#'   or shapes such as `c(NA, 4)` (`NA` = any size).
+#' @param input_signature `NULL` to take the inputs from the model. Or a shape
+#'   such as `c(NA, 784)` (`NA` = any size; the batch axis first), an
+#'   [input_spec()], or a list of those for a model with several inputs (in
+#'   the model's order, or named by the model's input names). dtypes default
+#'   to the model's. Python `InputSpec`, `TensorSpec` and `KerasTensor`
+#'   objects are accepted as they are. A signature that does not fit the
+#'   model is an error before anything is written. A model that was never
+#'   built is built from it.
+#' @param model_names If `TRUE` (the default), clients see the model's own
+#'   names: the SavedModel's `serving_default` signature takes the model's
+#'   input names and returns its output layer names (Keras' own `serve`
+#'   endpoint is kept as it is), and an ONNX graph's inputs and outputs are
+#'   named the same way. The names are recorded in the artifact (see
+#'   [verify_artifact()]). `FALSE` keeps Keras' names (`args_0`, `output_0`).
 #' @param overwrite If `TRUE`, an existing artifact of the same format at
 #'   `export_dir_base` is replaced. Anything else there (a folder of data, a
 #'   file of another kind) is never replaced.
@@ -60,16 +71,18 @@ export_savedmodel <- function(object, export_dir_base, ...) {
 #' @export
 export_savedmodel.keras.src.models.model.Model <- function(
     object, export_dir_base, ..., format = "tf_saved_model", verbose = NULL,
-    input_signature = NULL, overwrite = FALSE, verify = FALSE) {
+    input_signature = NULL, overwrite = FALSE, verify = FALSE, model_names = TRUE) {
   call <- current_call_env()
   path <- check_path(export_dir_base, call = call)
   check_string(format, call = call)
   check_flag(verbose, allow_null = TRUE, call = call)
   check_flag(overwrite, call = call)
   check_flag(verify, call = call)
+  check_flag(model_names, call = call)
   kwargs <- python_kwargs(
     c(list(model = object, filepath = path, format = format, verbose = verbose,
-           input_signature = input_signature, overwrite = overwrite),
+           input_signature = as_python_signature(input_signature, call = call),
+           overwrite = overwrite, model_names = model_names),
       list(...)),
     call = call
   )

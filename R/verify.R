@@ -6,9 +6,10 @@
 #'
 #' @param path Path of a `"tf_saved_model"` or `"onnx"` artifact.
 #' @param model The Keras model the artifact was exported from.
-#' @param data Inputs to compare on: an array or matrix for a model with one
-#'   input, or an unnamed list of them. `NULL` makes random inputs shaped as
-#'   the model's inputs.
+#' @param data Inputs to compare on: an array, matrix or data frame for a
+#'   model with one input, or a list of them (named by the model's input
+#'   names, or in the model's order). `NULL` makes random inputs shaped as the
+#'   model's inputs.
 #' @param format The artifact's format; `NULL` infers it from `path`.
 #' @param tolerance The largest absolute difference allowed between any
 #'   output of the artifact and of the model.
@@ -32,10 +33,16 @@ verify_artifact <- function(path, model, data = NULL, format = NULL, tolerance =
   path <- check_path(path, must_exist = TRUE)
   check_string(format, allow_null = TRUE)
   check_number(tolerance)
-  if (!is.null(data) && !is.list(data)) {
+  if (!is.null(data) && (!is.list(data) || is.data.frame(data))) {
     data <- list(data)
   }
-  inputs <- if (!is.null(data)) lapply(data, as_input_array)
+  inputs <- NULL
+  if (!is.null(data)) {
+    inputs <- lapply(data, as_input_array)
+    if (!is.null(names(data))) {
+      inputs <- reticulate::py_dict(names(data), unname(inputs), convert = FALSE)
+    }
+  }
   result <- call_python("verify", python_kwargs(list(
     path = path, format = format %||% artifact_format(path), model = model,
     inputs = inputs, tolerance = tolerance

@@ -10,11 +10,13 @@ from kerasexport.export import describe_kwargs
 from kerasexport.export import export_model
 from kerasexport.formats import accepted_kwargs
 from kerasexport.formats import supported_formats
+from kerasexport.inspect_artifact import describe as describe_artifact
 from kerasexport.verify import verify
 
 __all__ = [
     "KerasExportError",
     "accepted_kwargs",
+    "describe_artifact",
     "describe_kwargs",
     "export_model",
     "supported_formats",

@@ -7,12 +7,19 @@ import shutil
 import tempfile
 import time
 
-from kerasexport import formats
 from kerasexport import capture
+from kerasexport import formats
+from kerasexport import metadata
+from kerasexport import signatures
 from kerasexport.errors import ArtifactError
 from kerasexport.errors import ExportFailedError
 from kerasexport.errors import InvalidModelError
 from kerasexport.errors import KerasExportError
+
+
+# Formats kerasexport knows well enough to name the artifact's inputs and
+# outputs and to record metadata inside it.
+NAMED_FORMATS = ("tf_saved_model", "onnx")
 
 
 def _format_module(format):
@@ -27,7 +34,7 @@ def _format_module(format):
     return lambda *args, **kwargs: passthrough.export(*args, format=format, **kwargs)
 
 
-def check_model(model, input_signature=None):
+def check_model(model, has_signature=False):
     import keras
 
     if not isinstance(model, keras.Model):
@@ -36,7 +43,7 @@ def check_model(model, input_signature=None):
             f"{type(model).__name__}.",
             hint="Pass a model made with keras3 or reticulate::import(\"keras\").",
         )
-    if not model.built and input_signature is None:
+    if not model.built and not has_signature:
         raise InvalidModelError(
             f"The model {model.name!r} has not been built, so its input shapes "
             "are unknown.",
@@ -53,10 +60,10 @@ def ensure_called(model):
     made with an Input layer is built but not called until it sees data.
     """
     if model.built and not getattr(model, "_called", True):
+        from kerasexport.verify import model_outputs
         from kerasexport.verify import sample_inputs
 
-        inputs = sample_inputs(model, batch_size=1)
-        model(inputs[0] if len(inputs) == 1 else inputs, training=False)
+        model_outputs(model, sample_inputs(model, batch_size=1))
 
 
 def looks_like_artifact(path, format):
@@ -125,7 +132,7 @@ def _move_into_place(staged, path, replace):
 
 
 def export_model(model, filepath, format="tf_saved_model", verbose=None,
-                 input_signature=None, overwrite=False, **kwargs):
+                 input_signature=None, overwrite=False, model_names=True, **kwargs):
     """Export ``model`` to ``filepath`` and return a description of the result.
 
     The artifact is written into a temporary sibling of ``filepath`` and moved
@@ -137,10 +144,16 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None,
     path = os.path.abspath(os.path.expanduser(os.fspath(filepath)))
     formats.check_format(format)
     formats.check_kwargs(format, kwargs)
-    check_model(model, input_signature)
+    check_model(model, has_signature=input_signature is not None)
+    replace = _check_destination(path, format, overwrite)
+    input_signature = signatures.resolve(model, input_signature)
+    if not model.built:
+        signatures.build_from_signature(model, input_signature)
     ensure_called(model)
     backend = keras.backend.backend()
-    replace = _check_destination(path, format, overwrite)
+    format_kwargs = dict(kwargs)
+    if format in NAMED_FORMATS:
+        format_kwargs["model_names"] = model_names
 
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.kerasexport-",
                                dir=os.path.dirname(path))
@@ -151,7 +164,10 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None,
         capture.rewrite_in_output(staged, path)
         try:
             _format_module(format)(model, staged, backend, verbose=verbose,
-                                   input_signature=input_signature, **kwargs)
+                                   input_signature=input_signature, **format_kwargs)
+            record = _record(model, format, backend, input_signature, model_names)
+            if format in NAMED_FORMATS:
+                metadata.write(staged, format, record)
         except KerasExportError:
             raise
         except Exception as error:
@@ -169,13 +185,28 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None,
         with contextlib.suppress(OSError):
             shutil.rmtree(staging)
 
-    return {
-        "path": path,
-        "format": format,
-        "backend": backend,
-        "keras_version": keras.__version__,
-        "seconds": time.perf_counter() - started,
-    }
+    return dict(record, path=path, seconds=time.perf_counter() - started)
+
+
+def _record(model, format, backend, input_signature, model_names):
+    from keras import tree
+
+    from kerasexport.verify import model_outputs
+    from kerasexport.verify import sample_inputs
+
+    structure = input_signature or signatures.model_input_structure(model)
+    if model_names:
+        inputs = signatures.input_names(model, structure)
+        try:
+            declared = model.outputs  # Functional and Sequential models
+        except (AttributeError, ValueError):
+            declared = None
+        count = len(tree.flatten(declared)) if declared else len(
+            model_outputs(model, sample_inputs(model, 1, signature=structure)))
+        outputs = signatures.output_names(model, count)
+    else:
+        inputs, outputs = [], []
+    return metadata.make_record(model, format, backend, inputs, outputs, model_names)
 
 
 def describe_kwargs(**kwargs):

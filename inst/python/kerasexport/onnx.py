@@ -1,16 +1,22 @@
 """Export to ONNX."""
 
 from kerasexport import dependencies
+from kerasexport import signatures
 
 FORMAT = "onnx"
 
 
-def export(model, filepath, backend, verbose=None, input_signature=None, **kwargs):
+def export(model, filepath, backend, verbose=None, input_signature=None,
+           model_names=True, **kwargs):
     dependencies.require_for_export(backend, FORMAT)
     model.export(filepath, format=FORMAT, verbose=verbose,
                  input_signature=input_signature, **kwargs)
     if backend == "tensorflow":
         embed_captured_constants(filepath, model, input_signature)
+    if model_names:
+        structure = input_signature or signatures.model_input_structure(model)
+        rename_graph_io(filepath, inputs=signatures.input_names(model, structure),
+                        outputs=None, model=model)
 
 
 def _tf_input_signature(model, input_signature):
@@ -59,3 +65,37 @@ def embed_captured_constants(filepath, model, input_signature=None):
     if moved:
         onnx.save(graph_model, filepath)
     return moved
+
+
+def rename_graph_io(filepath, inputs, outputs=None, model=None):
+    """Give the graph's inputs and outputs the model's names (by position).
+
+    Exporters name them after traced tensors (``keras_tensor``, ``output_0``,
+    ``23``); clients want the model's input names and output layer names.
+    A name already used inside the graph is left alone rather than clash.
+    """
+    import onnx
+
+    graph_model = onnx.load(filepath)
+    graph = graph_model.graph
+    if outputs is None:
+        outputs = signatures.output_names(model, len(graph.output))
+    mapping = {}
+    for values, names in ((graph.input, inputs), (graph.output, outputs)):
+        if len(values) != len(names):
+            continue
+        for value, name in zip(values, names):
+            if value.name != name:
+                mapping[value.name] = name
+    used = {n for node in graph.node for n in list(node.input) + list(node.output)}
+    used |= {i.name for i in graph.initializer}
+    mapping = {old: new for old, new in mapping.items() if new not in used or new == old}
+    if not mapping:
+        return {}
+    for value in list(graph.input) + list(graph.output) + list(graph.value_info):
+        value.name = mapping.get(value.name, value.name)
+    for node in graph.node:
+        node.input[:] = [mapping.get(n, n) for n in node.input]
+        node.output[:] = [mapping.get(n, n) for n in node.output]
+    onnx.save(graph_model, filepath)
+    return mapping

@@ -26,10 +26,15 @@ class SavedModelRunner:
         # Keep the loaded object referenced: its functions use its variables.
         self.loaded = tf.saved_model.load(path)
         self.function = self.loaded.serve
+        # `serve` takes the model's input structure (one array, a list, a
+        # dict): rebuild it from the flat inputs.
+        self.structure = self.function.concrete_functions[0].structured_input_signature[0]
         self._tf = tf
 
     def run(self, inputs):
-        outputs = self.function(*[self._tf.constant(x) for x in inputs])
+        tensors = [self._tf.constant(x) for x in inputs]
+        args = self._tf.nest.pack_sequence_as(self.structure, tensors)
+        outputs = self.function(*args)
         return [np.asarray(o) for o in self._tf.nest.flatten(outputs)]
 
 

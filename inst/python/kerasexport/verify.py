@@ -19,7 +19,7 @@ from kerasexport.runtime import _save_arrays
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def sample_inputs(model, batch_size=3, seed=0):
+def sample_inputs(model, batch_size=3, seed=0, signature=None):
     """Random inputs shaped as the model expects (None dimensions get
     ``batch_size``), in the order of the model's flattened inputs."""
     from keras import tree
@@ -27,7 +27,7 @@ def sample_inputs(model, batch_size=3, seed=0):
 
     rng = np.random.default_rng(seed)
     arrays = []
-    for spec in tree.flatten(get_input_signature(model)):
+    for spec in tree.flatten(signature or get_input_signature(model)):
         shape = tuple(batch_size if d is None else int(d) for d in spec.shape)
         dtype = np.dtype(str(spec.dtype or "float32"))
         if np.issubdtype(dtype, np.integer):
@@ -37,6 +37,20 @@ def sample_inputs(model, batch_size=3, seed=0):
         else:
             arrays.append(rng.standard_normal(shape).astype(dtype))
     return arrays
+
+
+def _order_by_name(model, named):
+    from kerasexport.signatures import input_names
+
+    names = input_names(model)
+    missing = [n for n in names if n not in named]
+    unknown = [n for n in named if n not in names]
+    if missing or unknown:
+        raise ArtifactError(
+            "The inputs given are named " + ", ".join(repr(n) for n in named)
+            + "; the model's inputs are " + ", ".join(repr(n) for n in names) + ".",
+            hint="Name the data after the model's inputs, or give it in their order.")
+    return [named[n] for n in names]
 
 
 def model_input_dtypes(model):
@@ -53,7 +67,14 @@ def model_outputs(model, inputs):
     from keras import ops
     from keras import tree
 
-    args = inputs[0] if len(inputs) == 1 else list(inputs)
+    from kerasexport.signatures import model_input_structure
+
+    structure = model_input_structure(model)
+    if structure is not None:
+        packed = tree.pack_sequence_as(structure, list(inputs))
+        args = packed[0] if len(packed) == 1 else packed
+    else:
+        args = inputs[0] if len(inputs) == 1 else list(inputs)
     outputs = model(args, training=False)
     return [np.asarray(ops.convert_to_numpy(o)) for o in tree.flatten(outputs)]
 
@@ -125,6 +146,8 @@ def verify(path, format, model, inputs=None, tolerance=1e-5, batch_size=3):
         raise ArtifactError(f"No artifact at {path!r}.", path=path)
     if inputs is None:
         inputs = sample_inputs(model, batch_size=batch_size)
+    if isinstance(inputs, dict):
+        inputs = _order_by_name(model, inputs)
     inputs = [np.asarray(x) for x in (inputs if isinstance(inputs, (list, tuple)) else [inputs])]
     dtypes = model_input_dtypes(model)
     if dtypes and len(dtypes) == len(inputs):
