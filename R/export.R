@@ -47,6 +47,12 @@
 #'   file of another kind) is never replaced.
 #' @param verify If `TRUE`, check the artifact with [verify_artifact()] after
 #'   writing it.
+#' @param scrub If `TRUE` (the default), local information is kept out of
+#'   the artifact: this machine's folders (home, working directory, Python
+#'   installation, temporary folders) and the user's name are searched for in
+#'   every string a reader could see, and removed from ONNX doc strings, names
+#'   and metadata and from a SavedModel's debug information. What was found
+#'   is recorded in the artifact and shown by [artifact_info()].
 #'
 #' @return `object`, invisibly, so that the call fits in a pipe.
 #' @seealso [verify_artifact()] to check an artifact against its model,
@@ -71,7 +77,8 @@ export_savedmodel <- function(object, export_dir_base, ...) {
 #' @export
 export_savedmodel.keras.src.models.model.Model <- function(
     object, export_dir_base, ..., format = "tf_saved_model", verbose = NULL,
-    input_signature = NULL, overwrite = FALSE, verify = FALSE, model_names = TRUE) {
+    input_signature = NULL, overwrite = FALSE, verify = FALSE, model_names = TRUE,
+    scrub = TRUE) {
   call <- current_call_env()
   path <- check_path(export_dir_base, call = call)
   check_string(format, call = call)
@@ -79,10 +86,11 @@ export_savedmodel.keras.src.models.model.Model <- function(
   check_flag(overwrite, call = call)
   check_flag(verify, call = call)
   check_flag(model_names, call = call)
+  check_flag(scrub, call = call)
   kwargs <- python_kwargs(
     c(list(model = object, filepath = path, format = format, verbose = verbose,
            input_signature = as_python_signature(input_signature, call = call),
-           overwrite = overwrite, model_names = model_names),
+           overwrite = overwrite, model_names = model_names, scrub = scrub),
       list(...)),
     call = call
   )

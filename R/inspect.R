@@ -11,8 +11,10 @@
 #'   `"tf_saved_model"` or `"onnx"`.
 #' @return An object of class `kerasexport_artifact_info`: a list with
 #'   `path`, `format`, `size_bytes`, `endpoints`, `producer` and
-#'   `kerasexport` (the record kerasexport wrote, or `NULL`). It prints as a
-#'   summary; `as.data.frame()` gives one row per input and output.
+#'   `kerasexport` (the record kerasexport wrote, or `NULL`; its
+#'   `local_information_removed` lists what [export_savedmodel()]'s `scrub`
+#'   found and removed). It prints as a summary; `as.data.frame()` gives one
+#'   row per input and output.
 #' @export
 #' @examplesIf kerasexport_available()
 #' keras <- reticulate::import("keras")
@@ -66,6 +68,15 @@ format.kerasexport_artifact_info <- function(x, ...) {
     sprintf("  size: %s", format(structure(x$size_bytes, class = "object_size"), units = "auto")),
     sprintf("  made by: %s", made_by)
   )
+  removed <- record$local_information_removed
+  if (!is.null(record)) {
+    lines <- c(lines, if (length(removed) == 0) {
+      "  local information: none found"
+    } else {
+      sprintf("  local information removed: %d item(s) (%s)", length(removed),
+              paste(unique(vapply(removed, function(r) r$kind, "")), collapse = ", "))
+    })
+  }
   for (endpoint in x$endpoints) {
     lines <- c(lines, sprintf("  endpoint '%s'", endpoint$name))
     for (role in c("inputs", "outputs")) {

@@ -44,6 +44,17 @@ def _warning_record(record):
     }
 
 
+def _flush_c_streams():
+    """Flush C's stdio buffers (printf, and std::cout, which shares them), so
+    that what C++ code wrote lands in the capture, not on the console later."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except Exception:
+        pass
+
+
 @contextlib.contextmanager
 def _redirect_fd(fd, sink):
     """Point file descriptor ``fd`` at ``sink`` for the duration."""
@@ -53,9 +64,11 @@ def _redirect_fd(fd, sink):
         yield
         return
     try:
+        _flush_c_streams()
         os.dup2(sink.fileno(), fd)
         yield
     finally:
+        _flush_c_streams()
         os.dup2(saved, fd)
         os.close(saved)
 

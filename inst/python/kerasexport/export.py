@@ -10,6 +10,7 @@ import time
 from kerasexport import capture
 from kerasexport import formats
 from kerasexport import metadata
+from kerasexport import scrub as scrubbing
 from kerasexport import signatures
 from kerasexport.errors import ArtifactError
 from kerasexport.errors import ExportFailedError
@@ -114,6 +115,43 @@ def _check_destination(path, format, overwrite):
     return True
 
 
+def _staging_prefix(path):
+    return f".{os.path.basename(path)}.kerasexport-"
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_staging(path):
+    """Remove staging folders that a killed export left beside ``path``.
+
+    A staging folder is named after the process that made it; one whose
+    process is gone can only be the remains of an export that was killed
+    before it could clean up (SIGKILL, power loss). Returns the names removed.
+    """
+    parent, prefix = os.path.dirname(path), _staging_prefix(path)
+    removed = []
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        pid = name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+            removed.append(name)
+    return removed
+
+
 def _move_into_place(staged, path, replace):
     if not replace:
         os.rename(staged, path)
@@ -132,7 +170,8 @@ def _move_into_place(staged, path, replace):
 
 
 def export_model(model, filepath, format="tf_saved_model", verbose=None,
-                 input_signature=None, overwrite=False, model_names=True, **kwargs):
+                 input_signature=None, overwrite=False, model_names=True, scrub=True,
+                 **kwargs):
     """Export ``model`` to ``filepath`` and return a description of the result.
 
     The artifact is written into a temporary sibling of ``filepath`` and moved
@@ -155,7 +194,8 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None,
     if format in NAMED_FORMATS:
         format_kwargs["model_names"] = model_names
 
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.kerasexport-",
+    remove_stale_staging(path)
+    staging = tempfile.mkdtemp(prefix=_staging_prefix(path) + f"{os.getpid()}-",
                                dir=os.path.dirname(path))
     staged = os.path.join(staging, os.path.basename(path))
     started = time.perf_counter()
@@ -166,6 +206,9 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None,
             _format_module(format)(model, staged, backend, verbose=verbose,
                                    input_signature=input_signature, **format_kwargs)
             record = _record(model, format, backend, input_signature, model_names)
+            if scrub:
+                record["local_information_removed"] = scrubbing.scrub(
+                    staged, format, extra_paths=[staging, os.path.dirname(path)])
             if format in NAMED_FORMATS:
                 metadata.write(staged, format, record)
         except KerasExportError:
