@@ -1,0 +1,41 @@
+"""The models the benchmarks export, built the same way from R and Python."""
+
+import keras
+
+
+def small_mlp():
+    keras.utils.set_random_seed(1)
+    return keras.Sequential([
+        keras.Input((4,), name="features"),
+        keras.layers.Dense(16, activation="relu"),
+        keras.layers.Dense(3, activation="softmax", name="species"),
+    ])
+
+
+def large_mlp():
+    """About 50 M parameters (200 MB of float32 weights)."""
+    keras.utils.set_random_seed(1)
+    return keras.Sequential([
+        keras.Input((4096,), name="features"),
+        keras.layers.Dense(4096, activation="relu"),
+        keras.layers.Dense(4096, activation="relu"),
+        keras.layers.Dense(4096, activation="relu"),
+        keras.layers.Dense(10, name="scores"),
+    ])
+
+
+BUILDERS = {"small_mlp": small_mlp, "large_mlp": large_mlp}
+
+
+def weight_bytes(model):
+    return int(sum(v.numpy().nbytes for v in model.weights))
+
+
+def formats_for_backend(backend):
+    return ["onnx"] if backend == "torch" else ["tf_saved_model", "onnx"]
+
+
+def artifact_path(directory, format, tag):
+    import os
+
+    return os.path.join(directory, f"{tag}.onnx" if format == "onnx" else tag)

@@ -1,0 +1,69 @@
+# Wrapper overhead and artifact size, for one backend (KERAS_BACKEND), in one
+# R process: export_savedmodel() from R vs model.export() timed inside Python
+# on the same model, median of RUNS runs after a warm-up of each.
+# Usage: Rscript bench/overhead.R <out.csv> [runs] [models]
+args <- commandArgs(TRUE)
+out <- args[[1]]
+runs <- if (length(args) >= 2) as.integer(args[[2]]) else 5L
+model_names <- if (length(args) >= 3) strsplit(args[[3]], ",")[[1]] else c("small_mlp", "large_mlp")
+bench_dir <- normalizePath(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))))
+
+library(kerasexport)
+models <- reticulate::import_from_path("models", path = bench_dir)
+time_py <- reticulate::py_run_string("
+import time
+def timed_export(model, path, format):
+    started = time.perf_counter()
+    model.export(path, format=format, verbose=False)
+    return time.perf_counter() - started
+", convert = TRUE)
+backend <- reticulate::import("keras")$backend$backend()
+work <- tempfile("kerasexport-bench-")
+dir.create(work)
+on.exit(unlink(work, recursive = TRUE), add = TRUE)
+
+rows <- list()
+measure <- function(f) {
+  f() # warm-up
+  median(vapply(seq_len(runs), function(i) f(), 1))
+}
+size_on_disk <- function(path) {
+  files <- if (dir.exists(path)) list.files(path, recursive = TRUE, full.names = TRUE) else path
+  sum(file.size(files))
+}
+for (model_name in model_names) {
+  model <- models$BUILDERS[[model_name]]()
+  model$predict(reticulate::np_array(matrix(0, 1, model$inputs[[1]]$shape[[2]]), dtype = "float32"), verbose = 0L)
+  for (format in models$formats_for_backend(backend)) {
+    direct_path <- models$artifact_path(work, format, "direct")
+    ours_path <- models$artifact_path(work, format, "kerasexport")
+    plain_path <- models$artifact_path(work, format, "plain")
+    direct <- measure(function() {
+      unlink(direct_path, recursive = TRUE)
+      time_py$timed_export(model, direct_path, format)
+    })
+    wrapper <- measure(function() {
+      system.time(suppressMessages(export_savedmodel(
+        model, ours_path, format = format, verbose = FALSE, overwrite = TRUE)))[["elapsed"]]
+    })
+    like_for_like <- measure(function() {
+      system.time(suppressMessages(export_savedmodel(
+        model, plain_path, format = format, verbose = FALSE, overwrite = TRUE,
+        model_names = FALSE, scrub = FALSE)))[["elapsed"]]
+    })
+    weights <- models$weight_bytes(model)
+    add <- function(benchmark, baseline, baseline_value, value, target) {
+      rows[[length(rows) + 1]] <<- data.frame(
+        benchmark = benchmark, backend = backend, format = format, model = model_name,
+        baseline = baseline, baseline_value = signif(baseline_value, 4),
+        value = signif(value, 4), ratio = round(value / baseline_value, 3), target = target,
+        met = value / baseline_value <= target
+      )
+    }
+    add("export time, s (defaults)", "model.export() in Python", direct, wrapper, 1.02)
+    add("export time, s (model_names = FALSE, scrub = FALSE)", "model.export() in Python",
+        direct, like_for_like, 1.02)
+    add("artifact size, bytes", "raw weight bytes", weights, size_on_disk(ours_path), 1.05)
+  }
+}
+write.csv(do.call(rbind, rows), out, row.names = FALSE)

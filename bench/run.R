@@ -1,0 +1,105 @@
+# kerasexport benchmarks: each figure is a ratio against a baseline measured
+# in the same run (median of BENCH_RUNS runs, 5 by default, after a warm-up),
+# because the machines are noisy. Writes bench/results/latest.csv and
+# bench/results/latest.md, and prints the table.
+# Usage: make bench   (or Rscript bench/run.R; BENCH_BACKENDS, BENCH_RUNS,
+# BENCH_MODELS narrow it down)
+bench_dir <- normalizePath(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))))
+root <- dirname(bench_dir)
+runs <- as.integer(Sys.getenv("BENCH_RUNS", "5"))
+backends <- strsplit(Sys.getenv("BENCH_BACKENDS", "tensorflow,jax,torch"), ",")[[1]]
+bench_models <- Sys.getenv("BENCH_MODELS", "small_mlp,large_mlp")
+python <- file.path(root, ".venv", "bin", "python")
+if (!file.exists(python)) python <- Sys.which("python3")
+results_dir <- file.path(bench_dir, "results")
+dir.create(results_dir, showWarnings = FALSE)
+work <- tempfile("kerasexport-bench-")
+dir.create(work)
+on.exit(unlink(work, recursive = TRUE), add = TRUE)
+formats_for <- function(backend) if (backend == "torch") "onnx" else c("tf_saved_model", "onnx")
+artifact <- function(format, tag) file.path(work, if (format == "onnx") paste0(tag, ".onnx") else tag)
+
+run_process <- function(command, args, backend) {
+  result <- processx::run(command, args, env = c("current", KERAS_BACKEND = backend,
+                                                 TF_CPP_MIN_LOG_LEVEL = "2"),
+                          error_on_status = FALSE)
+  if (result$status != 0) stop(command, " failed:\n", result$stderr)
+  jsonlite::fromJSON(tail(strsplit(trimws(result$stdout), "\n")[[1]], 1))
+}
+
+rows <- list()
+
+# 1 and 4: wrapper overhead and artifact size, in-process, per backend.
+for (backend in backends) {
+  message("overhead and size: ", backend)
+  csv <- file.path(work, paste0("overhead-", backend, ".csv"))
+  status <- system2(file.path(R.home("bin"), "Rscript"),
+                    c(shQuote(file.path(bench_dir, "overhead.R")), shQuote(csv), runs, bench_models),
+                    env = c(paste0("KERAS_BACKEND=", backend), "TF_CPP_MIN_LOG_LEVEL=2"),
+                    stdout = FALSE, stderr = FALSE)
+  if (status != 0 || !file.exists(csv)) stop("bench/overhead.R failed for ", backend)
+  rows[[length(rows) + 1]] <- read.csv(csv)
+}
+
+# 2 and 3: cold start (small model) and peak memory (large model), fresh
+# processes, R vs Python, alternating.
+for (backend in backends) {
+  for (format in formats_for(backend)) {
+    cases <- list(list(model = "small_mlp", measure = "cold start, s"))
+    if (grepl("large_mlp", bench_models)) {
+      cases[[2]] <- list(model = "large_mlp", measure = "peak memory, MB")
+    }
+    for (case in cases) {
+      message("fresh processes: ", backend, " ", format, " ", case$model)
+      r_values <- py_values <- numeric()
+      modules <- list()
+      for (i in seq_len(runs + 1)) {
+        unlink(c(artifact(format, "r"), artifact(format, "py")), recursive = TRUE)
+        started <- Sys.time()
+        r_report <- run_process(file.path(R.home("bin"), "Rscript"),
+                                c(file.path(bench_dir, "cold_start.R"), case$model, format, artifact(format, "r")),
+                                backend)
+        r_seconds <- as.numeric(Sys.time() - started, units = "secs")
+        started <- Sys.time()
+        py_report <- run_process(python, c(file.path(bench_dir, "cold_start.py"), case$model,
+                                           format, artifact(format, "py")), backend)
+        py_seconds <- as.numeric(Sys.time() - started, units = "secs")
+        if (i == 1) next # warm-up: file caches
+        if (case$measure == "cold start, s") {
+          r_values <- c(r_values, r_seconds)
+          py_values <- c(py_values, py_seconds)
+        } else {
+          r_values <- c(r_values, r_report$max_rss_kb / 1024)
+          py_values <- c(py_values, py_report$max_rss_kb / 1024)
+        }
+        modules <- list(r = r_report$modules, py = py_report$modules)
+      }
+      rows[[length(rows) + 1]] <- data.frame(
+        benchmark = case$measure, backend = backend, format = format, model = case$model,
+        baseline = sprintf("fresh python [%s]", paste(modules$py, collapse = " ")),
+        baseline_value = signif(median(py_values), 4), value = signif(median(r_values), 4),
+        ratio = round(median(r_values) / median(py_values), 3), target = 1.10,
+        met = median(r_values) / median(py_values) <= 1.10
+      )
+      rows[[length(rows)]]$benchmark <- sprintf("%s (R imports: %s)", case$measure,
+                                                paste(modules$r, collapse = " "))
+    }
+  }
+}
+
+table <- do.call(rbind, rows)
+cpu <- tryCatch(sub(".*: ", "", grep("model name", readLines("/proc/cpuinfo"), value = TRUE)[[1]]),
+                error = function(e) "unknown CPU")
+machine <- sprintf("%s; %d cores; %.0f GiB; R %s; %s", cpu, parallel::detectCores(),
+                   as.numeric(system("awk '/MemTotal/ {print $2}' /proc/meminfo", intern = TRUE)) / 1024^2,
+                   getRversion(), format(Sys.time(), "%Y-%m-%d", tz = "UTC"))
+write.csv(table, file.path(results_dir, "latest.csv"), row.names = FALSE)
+md <- c(
+  sprintf("Machine: %s. Median of %d runs after a warm-up; ratio = kerasexport / baseline.", machine, runs),
+  "",
+  "| benchmark | backend | format | model | baseline | baseline | kerasexport | ratio | target | met |",
+  "|---|---|---|---|---|---|---|---|---|---|",
+  apply(table, 1, function(r) paste0("| ", paste(trimws(r), collapse = " | "), " |"))
+)
+writeLines(md, file.path(results_dir, "latest.md"))
+cat(md, sep = "\n")

@@ -1,0 +1,124 @@
+"""Load an exported artifact and predict with it: by input name or position,
+with dtypes cast to the signature's, in batches. No Keras and no model code
+are needed. Used from R (load_savedmodel(), predict()) and by the server."""
+
+import numpy as np
+
+from kerasexport import dependencies
+from kerasexport.errors import KerasExportError
+from kerasexport.inspect_artifact import describe
+
+
+class InputError(KerasExportError, ValueError):
+    """The request's inputs do not fit the artifact's signature."""
+
+    r_class = "predict_input"
+
+
+class Predictor:
+    def __init__(self, path, format=None, signature_name=None):
+        self.info = describe(path, format)
+        self.path = self.info["path"]
+        self.format = self.info["format"]
+        endpoints = {e["name"]: e for e in self.info["endpoints"]}
+        if self.format == "onnx":
+            # An ONNX graph has one endpoint; clients written for TF-Serving
+            # ask for it as "serving_default".
+            endpoints = {"serving_default": self.info["endpoints"][0]}
+        default = "serving_default" if "serving_default" in endpoints else self.info["endpoints"][0]["name"]
+        self.signature_names = list(endpoints)
+        self.default_signature = default
+        self._endpoints = endpoints
+        self._functions = {}
+        if self.format == "onnx":
+            (ort,) = dependencies.require_for_runtime("onnx")
+            self._session = ort.InferenceSession(self.path, providers=["CPUExecutionProvider"])
+        else:
+            (tf,) = dependencies.require_for_runtime("tf_saved_model")
+            self._tf = tf
+            # Keep the loaded object referenced: its functions use its variables.
+            self._loaded = tf.saved_model.load(self.path)
+        self.signature(signature_name)  # fail early on an unknown name
+
+    def signature(self, name=None):
+        name = name or self.default_signature
+        if name not in self._endpoints:
+            raise InputError(
+                f"Serving signature name: \"{name}\" not found in signature def",
+                hint="Signatures: " + ", ".join(self.signature_names), status=400)
+        return self._endpoints[name]
+
+    def _run(self, name, feed):
+        if self.format == "onnx":
+            outputs = self._session.run(None, feed)
+            return dict(zip([o["name"] for o in self.signature(name)["outputs"]], outputs))
+        function = self._functions.get(name)
+        if function is None:
+            function = self._functions[name] = self._loaded.signatures[name]
+        result = function(**{k: self._tf.constant(v) for k, v in feed.items()})
+        return {k: v.numpy() for k, v in result.items()}
+
+    def prepare(self, inputs, signature_name=None):
+        """Match ``inputs`` (a dict by name, a list by position, or one
+        array) to the signature, cast dtypes and check shapes."""
+        spec = self.signature(signature_name)["inputs"]
+        names = [s["name"] for s in spec]
+        if isinstance(inputs, dict):
+            unknown = [k for k in inputs if k not in names]
+            missing = [n for n in names if n not in inputs]
+            if unknown or missing:
+                raise InputError(
+                    "Inputs do not match the signature: "
+                    + (f"unknown {unknown}; " if unknown else "")
+                    + (f"missing {missing}; " if missing else "")
+                    + f"expected {names}.", status=400)
+            values = [inputs[n] for n in names]
+        else:
+            values = list(inputs) if isinstance(inputs, (list, tuple)) and len(names) > 1 else [inputs]
+            if len(values) != len(names):
+                raise InputError(f"The signature has {len(names)} inputs ({names}); "
+                                 f"{len(values)} were given.", status=400)
+        feed = {}
+        batch = None
+        for s, value in zip(spec, values):
+            try:
+                array = np.asarray(value, dtype=np.dtype(s["dtype"]))
+            except (TypeError, ValueError, OverflowError) as error:
+                raise InputError(f"Input {s['name']!r} cannot be read as {s['dtype']}: {error}",
+                                 status=400) from None
+            shape = s["shape"]
+            if shape is not None:
+                if array.ndim != len(shape):
+                    raise InputError(
+                        f"Input {s['name']!r} has rank {array.ndim} (shape {array.shape}); the "
+                        f"signature expects rank {len(shape)} (shape {tuple(shape)}).", status=400)
+                for axis, (want, got) in enumerate(zip(shape, array.shape)):
+                    if want is not None and want != got:
+                        raise InputError(
+                            f"Input {s['name']!r} has size {got} on axis {axis}; the signature "
+                            f"expects {want} (shape {tuple(shape)}).", status=400)
+            if array.ndim == 0 or array.shape[0] == 0:
+                raise InputError(f"Input {s['name']!r} holds no instances (empty batch).",
+                                 status=400)
+            if batch is not None and array.shape[0] != batch:
+                raise InputError("All inputs must hold the same number of instances.", status=400)
+            batch = array.shape[0]
+            feed[s["name"]] = array
+        return feed, batch
+
+    def predict(self, inputs, signature_name=None, batch_size=4096):
+        """Outputs by name, as numpy arrays, for ``inputs``."""
+        name = signature_name or self.default_signature
+        feed, batch = self.prepare(inputs, name)
+        if batch <= batch_size:
+            return self._run(name, feed)
+        parts = [self._run(name, {k: v[start:start + batch_size] for k, v in feed.items()})
+                 for start in range(0, batch, batch_size)]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def output_names(self, signature_name=None):
+        return [o["name"] for o in self.signature(signature_name)["outputs"]]
+
+
+def load(path, format=None):
+    return Predictor(path, format)
