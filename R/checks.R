@@ -61,3 +61,16 @@ check_path <- function(x, must_exist = FALSE, arg = rlang::caller_arg(x),
   }
   path
 }
+
+check_version <- function(x, arg = rlang::caller_arg(x), call = caller_env()) {
+  ok <- is.null(x) || identical(x, "auto") ||
+    (is.numeric(x) && length(x) == 1 && !is.na(x) && x >= 1 && x == trunc(x))
+  if (!ok) {
+    abort_kerasexport(
+      c("{.arg {arg}} must be a whole number >= 1, {.val auto} or {.code NULL}, not {.obj_type_friendly {x}}.",
+        i = "TF-Serving reads versions as folder names 1, 2, 3, ..."),
+      kind = "argument", call = call
+    )
+  }
+  invisible(x)
+}

@@ -26,6 +26,10 @@
 #'   artifact, cannot be run).
 #' * `mismatch`: the artifact does not reproduce the model; fields
 #'   `max_abs_diff`, `outputs`.
+#' * `predict_input`: inputs to [predict()] or a server request do not fit
+#'   the artifact's signature.
+#' * `serve`: the server did not start, or answered with an error (field
+#'   `status`).
 #' * `python_unavailable`: no Python with Keras could be found.
 #' * `python`: any other Python error, with the Python message kept.
 #'

@@ -47,6 +47,12 @@
 #'   file of another kind) is never replaced.
 #' @param verify If `TRUE`, check the artifact with [verify_artifact()] after
 #'   writing it.
+#' @param version `NULL` to write the artifact at `export_dir_base` itself.
+#'   A whole number, or `"auto"` for one more than the highest there, writes
+#'   version `export_dir_base/<version>/` in the layout TF-Serving expects
+#'   (`export_dir_base/<version>/model.onnx` for ONNX); [serve_savedmodel()]
+#'   serves the newest version of such a folder and picks up new ones while
+#'   it runs.
 #' @param scrub If `TRUE` (the default), local information is kept out of
 #'   the artifact: this machine's folders (home, working directory, Python
 #'   installation, temporary folders) and the user's name are searched for in
@@ -78,7 +84,7 @@ export_savedmodel <- function(object, export_dir_base, ...) {
 export_savedmodel.keras.src.models.model.Model <- function(
     object, export_dir_base, ..., format = "tf_saved_model", verbose = NULL,
     input_signature = NULL, overwrite = FALSE, verify = FALSE, model_names = TRUE,
-    scrub = TRUE) {
+    scrub = TRUE, version = NULL) {
   call <- current_call_env()
   path <- check_path(export_dir_base, call = call)
   check_string(format, call = call)
@@ -87,16 +93,22 @@ export_savedmodel.keras.src.models.model.Model <- function(
   check_flag(verify, call = call)
   check_flag(model_names, call = call)
   check_flag(scrub, call = call)
+  check_version(version, call = call)
   kwargs <- python_kwargs(
     c(list(model = object, filepath = path, format = format, verbose = verbose,
            input_signature = as_python_signature(input_signature, call = call),
-           overwrite = overwrite, model_names = model_names, scrub = scrub),
+           overwrite = overwrite, model_names = model_names, scrub = scrub,
+           version = version),
       list(...)),
     call = call
   )
-  call_python("export_model", kwargs, call = call)
+  result <- call_python("export_model", kwargs, call = call)
+  if (!is.null(version)) {
+    cli::cli_inform(c(v = "Exported version {result$version} to {.path {result$path}}."),
+                    class = "kerasexport_exported_version")
+  }
   if (verify) {
-    verify_artifact(path, object, format = format)
+    verify_artifact(result$path, object, format = format)
   }
   invisible(object)
 }

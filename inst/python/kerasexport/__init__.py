@@ -11,6 +11,7 @@ from kerasexport.export import export_model
 from kerasexport.formats import accepted_kwargs
 from kerasexport.formats import supported_formats
 from kerasexport.inspect_artifact import describe as describe_artifact
+from kerasexport.predictor import load as load_artifact
 from kerasexport.verify import verify
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "describe_artifact",
     "describe_kwargs",
     "export_model",
+    "load_artifact",
     "supported_formats",
     "verify",
 ]

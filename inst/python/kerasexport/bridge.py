@@ -12,10 +12,17 @@ import kerasexport
 from kerasexport.capture import capture_output
 
 
-def call(name, kwargs=None):
-    if name not in kerasexport.__all__:
+def call(name, kwargs=None, target=None):
+    """Call public function ``name`` of kerasexport, or public method
+    ``name`` of ``target`` (an object kerasexport returned)."""
+    if target is not None:
+        if name.startswith("_"):
+            raise AttributeError(f"{name!r} is not a public method")
+        function = getattr(target, name)
+    elif name in kerasexport.__all__:
+        function = getattr(kerasexport, name)
+    else:
         raise AttributeError(f"kerasexport has no public function {name!r}")
-    function = getattr(kerasexport, name)
     captured = None
     try:
         with capture_output() as captured:

@@ -115,6 +115,33 @@ def _check_destination(path, format, overwrite):
     return True
 
 
+def _remove_empty(folders):
+    for folder in reversed(folders):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+
+
+def versioned_path(base, format, version, created=None):
+    """Where version ``version`` ("auto" for the next number) of an artifact
+    goes in the layout TF-Serving expects: ``base/<version>/`` for a
+    SavedModel, ``base/<version>/model.onnx`` for ONNX."""
+    existing = [int(n) for n in os.listdir(base) if n.isdigit()] if os.path.isdir(base) else []
+    if version == "auto":
+        version = max(existing, default=0) + 1
+    elif isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ArtifactError(f"`version` must be a whole number >= 1 or \"auto\", not {version!r}.",
+                            hint="TF-Serving reads versions as folder names 1, 2, 3, ...")
+    if os.path.exists(base) and not os.path.isdir(base):
+        raise ArtifactError(f"{base!r} is a file, not a folder of versions.", path=base)
+    folder = os.path.join(base, str(version))
+    created = created if created is not None else []
+    for needed in ([base, folder] if format == "onnx" else [base]):
+        if not os.path.isdir(needed):
+            os.mkdir(needed)
+            created.append(needed)
+    return os.path.join(folder, "model.onnx") if format == "onnx" else folder
+
+
 def _staging_prefix(path):
     return f".{os.path.basename(path)}.kerasexport-"
 
@@ -171,7 +198,7 @@ def _move_into_place(staged, path, replace):
 
 def export_model(model, filepath, format="tf_saved_model", verbose=None,
                  input_signature=None, overwrite=False, model_names=True, scrub=True,
-                 **kwargs):
+                 version=None, **kwargs):
     """Export ``model`` to ``filepath`` and return a description of the result.
 
     The artifact is written into a temporary sibling of ``filepath`` and moved
@@ -184,6 +211,21 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None,
     formats.check_format(format)
     formats.check_kwargs(format, kwargs)
     check_model(model, has_signature=input_signature is not None)
+    created = []  # version folders made here, removed again if the export fails
+    try:
+        if version is not None:
+            path = versioned_path(path, format, version, created)
+        return _export_checked(model, path, format, verbose, input_signature, overwrite,
+                               model_names, scrub, version, kwargs)
+    except BaseException:
+        _remove_empty(created)
+        raise
+
+
+def _export_checked(model, path, format, verbose, input_signature, overwrite, model_names,
+                    scrub, version, kwargs):
+    import keras
+
     replace = _check_destination(path, format, overwrite)
     input_signature = signatures.resolve(model, input_signature)
     if not model.built:
@@ -228,7 +270,10 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None,
         with contextlib.suppress(OSError):
             shutil.rmtree(staging)
 
-    return dict(record, path=path, seconds=time.perf_counter() - started)
+    result = dict(record, path=path, seconds=time.perf_counter() - started)
+    if version is not None:
+        result["version"] = int(os.path.basename(path if format != "onnx" else os.path.dirname(path)))
+    return result
 
 
 def _record(model, format, backend, input_signature, model_names):

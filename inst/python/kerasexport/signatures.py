@@ -80,6 +80,12 @@ def output_names(model, count):
         names = sorted(struct)
     else:
         names = list(getattr(model, "output_names", None) or [])
+        if not names:
+            # Sequential models: the layers that produce the outputs.
+            try:
+                names = [t._keras_history.operation.name for t in model.outputs]
+            except Exception:
+                names = []
     if len(names) != count or len(set(names)) != count:
         names = [f"output_{i}" for i in range(count)]
     return names

@@ -1,0 +1,102 @@
+#' Load an exported artifact to predict with it from R
+#'
+#' Loads a SavedModel folder or an ONNX file (any artifact kerasexport
+#' writes) for [predict()]. Neither Keras nor the model's code is needed: a
+#' SavedModel runs in TensorFlow, an ONNX file in onnxruntime.
+#'
+#' @param path Path of the artifact.
+#' @param format `NULL` to tell the format from the artifact.
+#' @return An object of class `kerasexport_loaded_artifact`, with a print
+#'   method and a [predict()] method.
+#' @seealso [predict.kerasexport_loaded_artifact()], [predict_savedmodel()]
+#' @export
+#' @examplesIf kerasexport_available()
+#' keras <- reticulate::import("keras")
+#' model <- keras$Sequential(list(
+#'   keras$Input(shape = list(4L), name = "measurements"),
+#'   keras$layers$Dense(3L, activation = "softmax", name = "species")
+#' ))
+#' path <- file.path(tempdir(), "to-load.onnx")
+#' export_savedmodel(model, path, format = "onnx", verbose = FALSE, overwrite = TRUE)
+#' artifact <- load_savedmodel(path)
+#' artifact
+#' predict(artifact, as.matrix(iris[1:3, 1:4]))
+load_savedmodel <- function(path, format = NULL) {
+  path <- check_path(path, must_exist = TRUE)
+  check_string(format, allow_null = TRUE)
+  predictor <- call_python("load_artifact", python_kwargs(list(path = path, format = format)))
+  structure(list(predictor = predictor, path = path,
+                 info = reticulate::py_to_r(predictor$info)),
+            class = "kerasexport_loaded_artifact")
+}
+
+#' @export
+print.kerasexport_loaded_artifact <- function(x, ...) {
+  info <- structure(x$info, class = "kerasexport_artifact_info")
+  lines <- format(info)
+  lines[[1]] <- sub("kerasexport_artifact_info", "kerasexport_loaded_artifact", lines[[1]])
+  cat(lines, sep = "\n")
+  invisible(x)
+}
+
+#' Predict with a loaded artifact
+#'
+#' @param object An artifact from [load_savedmodel()].
+#' @param newdata The inputs: an array, matrix or data frame for an artifact
+#'   with one input (rows are instances), or a list of them, named by the
+#'   artifact's input names or in their order. Values are cast to the
+#'   dtypes the artifact's signature says.
+#' @param signature_name The SavedModel signature to call; `NULL` for
+#'   `"serving_default"`.
+#' @param batch_size Instances per call to the runtime; larger inputs are
+#'   run in slices of this many, without copying the whole input again.
+#' @param ... Unused.
+#' @return An array (a matrix for one output value per instance) for an
+#'   artifact with one output, else a named list of arrays.
+#' @export
+#' @examplesIf kerasexport_available()
+#' keras <- reticulate::import("keras")
+#' model <- keras$Sequential(list(
+#'   keras$Input(shape = list(4L), name = "measurements"),
+#'   keras$layers$Dense(3L, activation = "softmax", name = "species")
+#' ))
+#' path <- file.path(tempdir(), "to-predict.onnx")
+#' export_savedmodel(model, path, format = "onnx", verbose = FALSE, overwrite = TRUE)
+#' predict(load_savedmodel(path), iris[1:5, 1:4])
+predict.kerasexport_loaded_artifact <- function(object, newdata, signature_name = NULL,
+                                                batch_size = 4096, ...) {
+  check_string(signature_name, allow_null = TRUE)
+  check_number(batch_size)
+  inputs <- as_prediction_inputs(newdata)
+  outputs <- call_python_method(object$predictor, "predict",
+                                list(inputs = inputs, signature_name = signature_name,
+                                     batch_size = as.integer(batch_size)))
+  if (length(outputs) == 1) outputs[[1]] else outputs
+}
+
+# newdata -> what Predictor.prepare() takes: one numpy array, or a list or
+# dict of them. Data frames become matrices (rows are instances).
+as_prediction_inputs <- function(newdata, call = caller_env()) {
+  to_array <- function(x, label) {
+    if (is.data.frame(x)) {
+      x <- as.matrix(x)
+    }
+    if (!(is.numeric(x) || is.logical(x))) {
+      abort_kerasexport(
+        c("{label} must be numeric (an array, matrix or data frame), not {.obj_type_friendly {x}}."),
+        kind = "predict_input", call = call
+      )
+    }
+    reticulate::r_to_py(if (is.null(dim(x))) as.array(x) else x)
+  }
+  if (is.list(newdata) && !is.data.frame(newdata)) {
+    arrays <- lapply(seq_along(newdata), function(i) {
+      to_array(newdata[[i]], paste0("Element ", i, " of {.arg newdata}"))
+    })
+    if (!is.null(names(newdata))) {
+      return(reticulate::py_dict(names(newdata), arrays, convert = FALSE))
+    }
+    return(reticulate::r_to_py(arrays))
+  }
+  to_array(newdata, "{.arg newdata}")
+}
