@@ -26,7 +26,8 @@ hash_of() { cat "$@" | sha256sum | cut -c1-16; }
 APT_PACKAGES=(r-base-dev r-cran-testthat r-cran-roxygen2 r-cran-knitr
   r-cran-rmarkdown r-cran-jsonlite r-cran-rlang r-cran-cli r-cran-withr
   r-cran-processx r-cran-callr r-cran-rcpp r-cran-rcpptoml r-cran-here
-  r-cran-png r-cran-rappdirs r-cran-matrix r-cran-curl pandoc xz-utils)
+  r-cran-png r-cran-rappdirs r-cran-matrix r-cran-curl pandoc xz-utils
+  chromium)  # chromium: the browser test of the server's page
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -1,0 +1,254 @@
+"""The REST server, for real: uvicorn on a loopback port, a real HTTP client."""
+
+import json
+import os
+import random
+import shutil
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+from conftest import backend
+from conftest import backend_formats
+from kerasexport import export_model
+
+FORMAT = backend_formats()[-1]  # ONNX on every backend
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def request(url, body=None, method=None, raw=None):
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    req = urllib.request.Request(url, data=data, method=method or ("POST" if data is not None else "GET"),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        text = error.read()
+        try:
+            return error.code, json.loads(text)
+        except ValueError:
+            return error.code, {"raw": text.decode("utf-8", "replace")}
+
+
+class RunningServer:
+    def __init__(self, path, name="iris", **kwargs):
+        import uvicorn
+
+        from kerasexport.server import ModelRepository
+        from kerasexport.server import create_app
+
+        self.repository = ModelRepository(path, name, poll_seconds=0.2)
+        self.stop_watching = threading.Event()
+        threading.Thread(target=self.repository.watch, args=(self.stop_watching,), daemon=True).start()
+        self.port = free_port()
+        config = uvicorn.Config(create_app(self.repository, **kwargs), host="127.0.0.1",
+                                port=self.port, log_level="error")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.time() + 30
+        while not self.server.started and time.time() < deadline:
+            time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def close(self):
+        self.server.should_exit = True
+        self.stop_watching.set()
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def iris_model():
+    import keras
+
+    keras.utils.set_random_seed(3)
+    return keras.Sequential([keras.Input((4,), name="measurements"),
+                             keras.layers.Dense(8, activation="relu"),
+                             keras.layers.Dense(3, activation="softmax", name="species")])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, iris_model):
+    base = tmp_path_factory.mktemp("served") / "iris"
+    export_model(iris_model, str(base), format=FORMAT, version=1, verbose=False)
+    server = RunningServer(str(base), max_request_bytes=64 * 1024)
+    yield server, base
+    server.close()
+
+
+def expected(model, x):
+    return np.asarray(model.predict(np.asarray(x, dtype="float32"), verbose=0))
+
+
+def test_status_and_metadata(served):
+    server, _ = served
+    status, body = request(f"{server.url}/v1/models/iris")
+    assert status == 200
+    assert body["model_version_status"][0]["state"] == "AVAILABLE"
+    status, body = request(f"{server.url}/v1/models/iris/metadata")
+    signature = body["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert list(signature["inputs"]) == ["measurements"]
+    assert signature["inputs"]["measurements"]["dtype"] == "DT_FLOAT"
+    assert list(signature["outputs"]) == ["species"]
+
+
+def test_row_and_columnar_formats(served, iris_model):
+    server, _ = served
+    x = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+    status, body = request(f"{server.url}/v1/models/iris:predict", {"instances": x})
+    assert status == 200
+    np.testing.assert_allclose(body["predictions"], expected(iris_model, x), atol=1e-6)
+    status, body = request(f"{server.url}/v1/models/iris/versions/1:predict",
+                           {"inputs": {"measurements": x}, "signature_name": "serving_default"})
+    assert status == 200
+    np.testing.assert_allclose(body["outputs"], expected(iris_model, x), atol=1e-6)
+    status, body = request(f"{server.url}/v1/models/iris:predict",
+                           {"instances": [{"measurements": row} for row in x]})
+    assert status == 200
+
+
+@pytest.mark.parametrize("body, status, fragment", [
+    ({"instances": [[1, 2, 3]]}, 400, "axis 1"),
+    ({"instances": []}, 400, "empty"),
+    ({"instances": [["a", "b", "c", "d"]]}, 400, "float32"),
+    ({"inputs": [[1, 2, 3, 4]], "instances": [[1, 2, 3, 4]]}, 400, "exactly one"),
+    ({"instances": [[1, 2, 3, 4]], "signature_name": "nope"}, 400, "not found"),
+    ([1, 2], 400, "object"),
+])
+def test_bad_requests_get_tf_serving_errors(served, body, status, fragment):
+    server, _ = served
+    got, answer = request(f"{server.url}/v1/models/iris:predict", body)
+    assert got == status
+    assert fragment in answer["error"]
+
+
+def test_unknown_model_version_and_route(served):
+    server, _ = served
+    assert request(f"{server.url}/v1/models/other")[0] == 404
+    assert request(f"{server.url}/v1/models/iris/versions/9")[0] == 404
+    assert request(f"{server.url}/v1/models/iris/versions/x")[0] == 400
+    assert request(f"{server.url}/nowhere")[0] == 404
+    assert request(f"{server.url}/v1/models/iris:predict", method="GET")[0] in (404, 405)
+
+
+def test_request_size_limit(served):
+    server, _ = served
+    rows = [[1.0, 2.0, 3.0, 4.0]] * 5000
+    status, body = request(f"{server.url}/v1/models/iris:predict", {"instances": rows})
+    assert status == 413
+    assert "limit" in body["error"]
+
+
+def test_fuzz_malformed_requests_never_crash(served):
+    """A few thousand malformed requests: every answer a 4xx with a JSON
+    {"error": ...} body, never a 5xx, and the server still serves."""
+    server, _ = served
+    rng = random.Random(7)
+    atoms = [None, True, 0, -1, 1e308, "x", "", [], {}, [[]], [[1, 2, 3, 4, 5]], {"a": 1},
+             [[1, 2, 3, "4"]], [[None, 1, 2, 3]], [[[1, 2, 3, 4]]], "NaN"]
+
+    def value(depth=0):
+        if depth > 2 or rng.random() < 0.5:
+            return rng.choice(atoms)
+        if rng.random() < 0.5:
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        return {rng.choice(["instances", "inputs", "signature_name", "measurements", "x"]):
+                value(depth + 1) for _ in range(rng.randint(0, 3))}
+
+    for i in range(2500):
+        kind = i % 4
+        if kind == 0:
+            raw = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 40)))
+            status, body = request(f"{server.url}/v1/models/iris:predict", raw=raw)
+        elif kind == 1:
+            status, body = request(f"{server.url}/v1/models/iris:predict", {"instances": value()})
+        elif kind == 2:
+            status, body = request(f"{server.url}/v1/models/iris:predict", {"inputs": value()})
+        else:
+            status, body = request(f"{server.url}/v1/models/iris:predict", value())
+        assert status < 500, (i, status, body)
+        if status != 200:
+            assert 400 <= status < 500 and "error" in body, (i, status, body)
+    assert request(f"{server.url}/v1/models/iris:predict", {"instances": [[1, 2, 3, 4]]})[0] == 200
+
+
+def test_new_version_is_served_without_dropping_requests(tmp_path, iris_model):
+    import keras
+
+    base = tmp_path / "iris"
+    export_model(iris_model, str(base), format=FORMAT, version=1, verbose=False)
+    server = RunningServer(str(base))
+    x = [[5.1, 3.5, 1.4, 0.2]]
+    failures = []
+    stop = threading.Event()
+
+    def keep_asking():
+        while not stop.is_set():
+            status, _ = request(f"{server.url}/v1/models/iris:predict", {"instances": x})
+            if status != 200:
+                failures.append(status)
+
+    clients = [threading.Thread(target=keep_asking) for _ in range(4)]
+    try:
+        for c in clients:
+            c.start()
+        keras.utils.set_random_seed(9)
+        newer = keras.Sequential([keras.Input((4,), name="measurements"),
+                                  keras.layers.Dense(3, activation="softmax", name="species")])
+        export_model(newer, str(base), format=FORMAT, version="auto", verbose=False)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if request(f"{server.url}/v1/models/iris")[1]["model_version_status"][0]["version"] == "2":
+                break
+            time.sleep(0.1)
+        _, body = request(f"{server.url}/v1/models/iris:predict", {"instances": x})
+        np.testing.assert_allclose(body["predictions"], expected(newer, x), atol=1e-6)
+        _, body = request(f"{server.url}/v1/models/iris/versions/1:predict", {"instances": x})
+        np.testing.assert_allclose(body["predictions"], expected(iris_model, x), atol=1e-6)
+    finally:
+        stop.set()
+        for c in clients:
+            c.join()
+        server.close()
+    assert failures == []
+
+
+def test_bounded_load(served, iris_model):
+    """16 concurrent clients on loopback for a bounded time: no errors, every
+    answer right."""
+    server, _ = served
+    seconds = float(os.environ.get("KERASEXPORT_LOAD_SECONDS", "30" if backend() == "tensorflow" else "5"))
+    rng = np.random.default_rng(0)
+    batches = [rng.random((rng.integers(1, 8), 4)).round(3).tolist() for _ in range(32)]
+    answers = [expected(iris_model, b) for b in batches]
+    errors, counts = [], []
+    deadline = time.time() + seconds
+
+    def client(k):
+        n = 0
+        while time.time() < deadline:
+            i = (k + n) % len(batches)
+            status, body = request(f"{server.url}/v1/models/iris:predict", {"instances": batches[i]})
+            if status != 200 or not np.allclose(body["predictions"], answers[i], atol=1e-6):
+                errors.append((status, body))
+            n += 1
+        counts.append(n)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sum(counts) > 16

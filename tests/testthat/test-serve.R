@@ -1,0 +1,135 @@
+# The server from R, for real: a separate process, a real HTTP client (curl).
+
+free_port <- function() {
+  for (i in 1:50) {
+    port <- sample(20000:40000, 1)
+    ok <- tryCatch({
+      con <- suppressWarnings(socketConnection("127.0.0.1", port, timeout = 0.2, open = "r+"))
+      close(con)
+      FALSE
+    }, error = function(e) TRUE)
+    if (ok) return(port)
+  }
+  stop("no free port")
+}
+
+http_json <- function(url, body = NULL) {
+  handle <- curl::new_handle()
+  if (!is.null(body)) {
+    curl::handle_setopt(handle, post = TRUE, postfields = body)
+    curl::handle_setheaders(handle, "Content-Type" = "application/json")
+  }
+  response <- curl::curl_fetch_memory(url, handle = handle)
+  list(status = response$status_code,
+       body = jsonlite::fromJSON(rawToChar(response$content), simplifyVector = FALSE))
+}
+
+test_that("serve_savedmodel() serves TF-Serving's REST API from a separate process", {
+  skip_if_no_python()
+  skip_unless_backend("tensorflow")
+  model <- small_model()
+  base <- file.path(withr::local_tempdir(), "iris")
+  expect_message(export_savedmodel(model, base, version = "auto", verbose = FALSE),
+                 class = "kerasexport_exported_version")
+  server <- serve_savedmodel(base, port = free_port())
+  withr::defer(server$stop())
+  expect_equal(server$status(), "serving")
+  expect_output(print(server), "serving")
+  expect_true(server$process$is_alive())
+
+  status <- http_json(paste0(server$url, "/v1/models/iris"))
+  expect_equal(status$status, 200)
+  expect_equal(status$body$model_version_status[[1]]$version, "1")
+  metadata <- http_json(paste0(server$url, "/v1/models/iris/metadata"))
+  signature <- metadata$body$metadata$signature_def$signature_def$serving_default
+  expect_named(signature$inputs, "features")
+
+  x <- as.matrix(iris[1:3, 1:4])
+  want <- reticulate::py_to_r(keras()$ops$convert_to_numpy(model(x)))
+  answer <- http_json(paste0(server$url, "/v1/models/iris:predict"),
+                      jsonlite::toJSON(list(instances = unname(split(x, row(x)))), digits = NA))
+  expect_equal(answer$status, 200)
+  expect_equal(do.call(rbind, lapply(answer$body$predictions, unlist)), want,
+               tolerance = 1e-5, ignore_attr = TRUE)
+  columnar <- http_json(paste0(server$url, "/v1/models/iris/versions/1:predict"),
+                        jsonlite::toJSON(list(inputs = list(features = x)), digits = NA))
+  expect_equal(do.call(rbind, lapply(columnar$body$outputs, unlist)), want,
+               tolerance = 1e-5, ignore_attr = TRUE)
+  via_r <- predict_savedmodel(x, server)
+  expect_equal(do.call(rbind, via_r$predictions), want, tolerance = 1e-5, ignore_attr = TRUE)
+
+  bad <- http_json(paste0(server$url, "/v1/models/iris:predict"), "{\"instances\": [[1, 2]]}")
+  expect_equal(bad$status, 400)
+  expect_match(bad$body$error, "axis 1")
+  expect_error(predict_savedmodel(matrix(1, 1, 2), server), class = "kerasexport_error_serve")
+
+  # A new version written while it runs is picked up.
+  suppressMessages(export_savedmodel(small_model(seed = 5L), base, version = "auto", verbose = FALSE))
+  deadline <- Sys.time() + 60
+  repeat {
+    version <- http_json(paste0(server$url, "/v1/models/iris"))$body$model_version_status[[1]]$version
+    if (version == "2" || Sys.time() > deadline) break
+    Sys.sleep(0.2)
+  }
+  expect_equal(version, "2")
+  server$stop()
+  expect_equal(server$status(), "stopped")
+})
+
+test_that("the server never outlives the R session that started it", {
+  skip_if_no_python()
+  skip_unless_backend("tensorflow")
+  path <- file.path(withr::local_tempdir(), "model.onnx")
+  suppressMessages(export_savedmodel(small_model(), path, format = "onnx", verbose = FALSE))
+  port <- free_port()
+  session <- callr::r_bg(function(path, port) {
+    server <- kerasexport::serve_savedmodel(path, port = port)
+    writeLines(as.character(server$process$get_pid()), file.path(dirname(path), "pid"))
+    Sys.sleep(600)
+  }, args = list(path = path, port = port), env = c(callr::rcmd_safe_env(), KERAS_BACKEND = "tensorflow"))
+  pid_file <- file.path(dirname(path), "pid")
+  deadline <- Sys.time() + 120
+  while (!file.exists(pid_file) && Sys.time() < deadline) Sys.sleep(0.2)
+  server_pid <- as.integer(readLines(pid_file))
+  expect_true(tools::pskill(server_pid, 0))
+  session$kill() # SIGKILL: R cannot clean up; the server must notice alone
+  deadline <- Sys.time() + 15
+  while (tools::pskill(server_pid, 0) && Sys.time() < deadline) Sys.sleep(0.2)
+  expect_false(tools::pskill(server_pid, 0))
+})
+
+test_that("blocking mode serves until SIGTERM, then stops cleanly", {
+  skip_if_no_python()
+  skip_unless_backend("tensorflow")
+  path <- file.path(withr::local_tempdir(), "model.onnx")
+  suppressMessages(export_savedmodel(small_model(), path, format = "onnx", verbose = FALSE))
+  port <- free_port()
+  script <- sprintf("kerasexport::serve_savedmodel('%s', port = %d, block = TRUE)", path, port)
+  blocking <- processx::process$new(file.path(R.home("bin"), "Rscript"), c("-e", script),
+                                    env = c("current", KERAS_BACKEND = "tensorflow"),
+                                    stdout = "|", stderr = "|", cleanup_tree = TRUE)
+  withr::defer(blocking$kill_tree())
+  url <- sprintf("http://127.0.0.1:%d/v1/models/model", port)
+  deadline <- Sys.time() + 120
+  repeat {
+    answer <- tryCatch(curl::curl_fetch_memory(url)$status_code, error = function(e) NA)
+    if (identical(answer, 200L) || Sys.time() > deadline) break
+    Sys.sleep(0.3)
+  }
+  expect_equal(answer, 200L)
+  blocking$signal(15L)
+  blocking$wait(20000)
+  expect_false(blocking$is_alive())
+  deadline <- Sys.time() + 15
+  repeat {
+    answer <- tryCatch(curl::curl_fetch_memory(url)$status_code, error = function(e) NA)
+    if (is.na(answer) || Sys.time() > deadline) break
+    Sys.sleep(0.3)
+  }
+  expect_true(is.na(answer)) # nothing listens any more
+})
+
+test_that("serve_savedmodel() checks its arguments", {
+  expect_error(serve_savedmodel(file.path(tempdir(), "nothing-here")), class = "kerasexport_error_artifact")
+  expect_error(serve_savedmodel(tempdir(), port = "80"), class = "kerasexport_error_argument")
+})
