@@ -46,7 +46,8 @@ for (backend in backends) {
 for (backend in backends) {
   for (format in formats_for(backend)) {
     cases <- list(list(model = "small_mlp", measure = "cold start, s"))
-    if (grepl("large_mlp", bench_models)) {
+    # Peak memory: the 50 M-parameter export, in one format per backend.
+    if (grepl("large_mlp", bench_models) && format == formats_for(backend)[[1]]) {
       cases[[2]] <- list(model = "large_mlp", measure = "peak memory, MB")
     }
     for (case in cases) {
@@ -85,6 +86,36 @@ for (backend in backends) {
                                                 paste(modules$r, collapse = " "))
     }
   }
+}
+
+# 5: what later issues added, against their own baselines.
+for (backend in backends) {
+  message("predict from R: ", backend)
+  csv <- file.path(work, paste0("predict-", backend, ".csv"))
+  status <- system2(file.path(R.home("bin"), "Rscript"),
+                    c(shQuote(file.path(bench_dir, "predict.R")), shQuote(csv), runs),
+                    env = c(paste0("KERAS_BACKEND=", backend), "TF_CPP_MIN_LOG_LEVEL=2"),
+                    stdout = FALSE, stderr = FALSE)
+  if (status != 0 || !file.exists(csv)) stop("bench/predict.R failed for ", backend)
+  rows[[length(rows) + 1]] <- read.csv(csv)
+}
+message("server latency and throughput")
+served <- file.path(work, "served.onnx")
+make_artifact <- processx::run(python, c("-c", sprintf(paste(
+  "import sys; sys.path[:0] = [%s, %s]; import models;",
+  "from kerasexport import export_model;",
+  "export_model(models.small_mlp(), %s, format='onnx', verbose=False)"),
+  deparse(bench_dir), deparse(file.path(root, "inst", "python")), deparse(served))),
+  env = c("current", KERAS_BACKEND = "torch"))
+serving <- run_process(python, c(file.path(bench_dir, "serving.py"), served, runs), "torch")
+for (i in seq_len(nrow(serving))) {
+  row <- serving[i, ]
+  rows[[length(rows) + 1]] <- data.frame(
+    benchmark = row$benchmark, backend = "(onnxruntime)", format = "onnx", model = "small_mlp",
+    baseline = row$baseline, baseline_value = signif(row$baseline_value, 4),
+    value = signif(row$value, 4), ratio = round(row$value / row$baseline_value, 3),
+    target = row$target, met = row$met
+  )
 }
 
 table <- do.call(rbind, rows)

@@ -11,7 +11,7 @@ for (backend in backends) {
     function(dir) {
       results <- as.data.frame(testthat::test_dir(
         dir, package = "kerasexport", load_package = "installed",
-        reporter = testthat::ProgressReporter$new(show_praise = FALSE),
+        reporter = testthat::SummaryReporter$new(show_praise = FALSE),
         stop_on_failure = FALSE
       ))
       c(passed = sum(results$passed),

@@ -173,3 +173,18 @@ test_that("arguments are checked before anything happens", {
                                  "x", format = c("onnx", "tf_saved_model")),
                regexp = "format", class = "kerasexport_error_argument")
 })
+
+test_that("version writes TF-Serving's layout and numbers versions", {
+  skip_if_no_python()
+  base <- file.path(withr::local_tempdir(), "served")
+  model <- small_model()
+  format <- backend_formats()[[1]]
+  expect_message(export_savedmodel(model, base, format = format, version = "auto", verbose = FALSE),
+                 regexp = "version 1", class = "kerasexport_exported_version")
+  suppressMessages(export_savedmodel(model, base, format = format, version = 7, verbose = FALSE))
+  suppressMessages(export_savedmodel(model, base, format = format, version = "auto", verbose = FALSE))
+  expect_equal(sort(as.integer(list.files(base))), c(1L, 7L, 8L))
+  if (format == "onnx") expect_true(file.exists(file.path(base, "8", "model.onnx")))
+  expect_error(export_savedmodel(model, base, version = 0), class = "kerasexport_error_argument")
+  expect_error(export_savedmodel(model, base, version = "latest"), class = "kerasexport_error_argument")
+})

@@ -28,3 +28,8 @@ test_that("a Python exception that kerasexport does not know is still classed", 
   )
   expect_equal(error$python_type, "TypeError")
 })
+
+test_that("install_kerasexport() checks its arguments before touching anything", {
+  expect_error(install_kerasexport(envname = 42), class = "kerasexport_error_argument")
+  expect_error(install_kerasexport(new_env = "yes"), class = "kerasexport_error_argument")
+})
