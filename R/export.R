@@ -85,7 +85,7 @@ export_savedmodel.keras.src.models.model.Model <- function(
     object, export_dir_base, ..., format = "tf_saved_model", verbose = NULL,
     input_signature = NULL, overwrite = FALSE, verify = FALSE, model_names = TRUE,
     scrub = TRUE, version = NULL) {
-  call <- current_call_env()
+  call <- export_call()
   path <- check_path(export_dir_base, call = call)
   check_string(format, call = call)
   check_flag(verbose, allow_null = TRUE, call = call)
@@ -144,7 +144,7 @@ export_formats <- function() {
   unlist(call_python("supported_formats"))
 }
 
-current_call_env <- function() {
+export_call <- function() {
   # Errors name the generic the user called, not the S3 method.
   rlang::call2("export_savedmodel")
 }

@@ -188,3 +188,17 @@ test_that("version writes TF-Serving's layout and numbers versions", {
   expect_error(export_savedmodel(model, base, version = 0), class = "kerasexport_error_argument")
   expect_error(export_savedmodel(model, base, version = "latest"), class = "kerasexport_error_argument")
 })
+
+test_that("formats without special handling go to Keras as they are (torch ExportedProgram)", {
+  skip_if_no_python()
+  skip_unless_backend("torch")
+  path <- file.path(withr::local_tempdir(), "model.pt2")
+  suppressWarnings(suppressMessages(export_savedmodel(small_model(), path, format = "torch", verbose = FALSE)))
+  expect_true(file.exists(path))
+  torch <- reticulate::import("torch")
+  program <- torch$export$load(path)
+  # Keras traces torch.export with batch 1 and no dynamic_shapes: the program
+  # is specialised to batch 1 (a Keras behaviour, noted on the issue).
+  x <- torch$ones(list(1L, 4L))
+  expect_equal(dim(program$module()(x)$detach()$numpy()), c(1L, 3L))
+})

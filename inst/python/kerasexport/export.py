@@ -245,14 +245,17 @@ def _export_checked(model, path, format, verbose, input_signature, overwrite, mo
         # The user never sees, and need not know, the temporary name.
         capture.rewrite_in_output(staged, path)
         try:
+            record = _record(model, format, backend, input_signature, model_names)
+            if format in NAMED_FORMATS:
+                def finish(artifact):
+                    if scrub:
+                        record["local_information_removed"] = scrubbing.scrub(
+                            artifact, format, extra_paths=[staging, os.path.dirname(path)])
+                    metadata.write(artifact, format, record)
+
+                format_kwargs["finish"] = finish
             _format_module(format)(model, staged, backend, verbose=verbose,
                                    input_signature=input_signature, **format_kwargs)
-            record = _record(model, format, backend, input_signature, model_names)
-            if scrub:
-                record["local_information_removed"] = scrubbing.scrub(
-                    staged, format, extra_paths=[staging, os.path.dirname(path)])
-            if format in NAMED_FORMATS:
-                metadata.write(staged, format, record)
         except KerasExportError:
             raise
         except Exception as error:

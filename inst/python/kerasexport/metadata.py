@@ -54,21 +54,20 @@ def make_record(model, format, backend, input_names, output_names, model_names):
     }
 
 
-def write(path, format, record):
+def write(artifact, format, record):
+    """Record ``record`` in an artifact: a SavedModel's folder, or an
+    in-memory ONNX ModelProto (saved by the caller)."""
     text = json.dumps(record, indent=2, sort_keys=True)
     if format == "tf_saved_model":
-        os.makedirs(os.path.join(path, "assets.extra"), exist_ok=True)
-        with open(os.path.join(path, SAVED_MODEL_FILE), "w", encoding="utf-8") as handle:
+        os.makedirs(os.path.join(artifact, "assets.extra"), exist_ok=True)
+        with open(os.path.join(artifact, SAVED_MODEL_FILE), "w", encoding="utf-8") as handle:
             handle.write(text + "\n")
     elif format == "onnx":
-        import onnx
-
-        graph_model = onnx.load(path)
+        graph_model = artifact
         kept = [p for p in graph_model.metadata_props if p.key != KEY]
         del graph_model.metadata_props[:]
         graph_model.metadata_props.extend(kept)
         graph_model.metadata_props.add(key=KEY, value=text)
-        onnx.save(graph_model, path)
 
 
 def read(path, format):

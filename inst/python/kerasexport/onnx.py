@@ -7,16 +7,25 @@ FORMAT = "onnx"
 
 
 def export(model, filepath, backend, verbose=None, input_signature=None,
-           model_names=True, **kwargs):
+           model_names=True, finish=None, **kwargs):
+    """Keras' ONNX export, then every change kerasexport makes to the graph
+    (``finish`` adds the caller's) in one load and one save of the file:
+    for a large model each extra round trip costs as much as the export."""
+    import onnx
+
     dependencies.require_for_export(backend, FORMAT)
     model.export(filepath, format=FORMAT, verbose=verbose,
                  input_signature=input_signature, **kwargs)
+    graph_model = onnx.load(filepath)
     if backend == "tensorflow":
-        embed_captured_constants(filepath, model, input_signature)
+        embed_captured_constants(graph_model, model, input_signature)
     if model_names:
         structure = input_signature or signatures.model_input_structure(model)
-        rename_graph_io(filepath, inputs=signatures.input_names(model, structure),
+        rename_graph_io(graph_model, inputs=signatures.input_names(model, structure),
                         outputs=None, model=model)
+    if finish is not None:
+        finish(graph_model)
+    onnx.save(graph_model, filepath)
 
 
 def _tf_input_signature(model, input_signature):
@@ -29,7 +38,7 @@ def _tf_input_signature(model, input_signature):
     return tree.map_structure(make_tf_tensor_spec, input_signature)
 
 
-def embed_captured_constants(filepath, model, input_signature=None):
+def embed_captured_constants(graph_model, model, input_signature=None):
     """Make the ONNX graph standalone when tf2onnx left captured tensors as
     graph inputs.
 
@@ -44,7 +53,6 @@ def embed_captured_constants(filepath, model, input_signature=None):
     from keras import tree
     from keras.src.export.onnx import get_concrete_fn
 
-    graph_model = onnx.load(filepath)
     signature = _tf_input_signature(model, input_signature)
     if len(graph_model.graph.input) <= len(tree.flatten(signature)):
         return []
@@ -62,21 +70,16 @@ def embed_captured_constants(filepath, model, input_signature=None):
                 onnx.numpy_helper.from_array(value, name=graph_input.name))
             graph_model.graph.input.remove(graph_input)
             moved.append(graph_input.name)
-    if moved:
-        onnx.save(graph_model, filepath)
     return moved
 
 
-def rename_graph_io(filepath, inputs, outputs=None, model=None):
+def rename_graph_io(graph_model, inputs, outputs=None, model=None):
     """Give the graph's inputs and outputs the model's names (by position).
 
     Exporters name them after traced tensors (``keras_tensor``, ``output_0``,
     ``23``); clients want the model's input names and output layer names.
     A name already used inside the graph is left alone rather than clash.
     """
-    import onnx
-
-    graph_model = onnx.load(filepath)
     graph = graph_model.graph
     if outputs is None:
         outputs = signatures.output_names(model, len(graph.output))
@@ -97,5 +100,4 @@ def rename_graph_io(filepath, inputs, outputs=None, model=None):
     for node in graph.node:
         node.input[:] = [mapping.get(n, n) for n in node.input]
         node.output[:] = [mapping.get(n, n) for n in node.output]
-    onnx.save(graph_model, filepath)
     return mapping

@@ -8,8 +8,15 @@ FORMAT = "tf_saved_model"
 
 
 def export(model, filepath, backend, verbose=None, input_signature=None,
-           model_names=True, **kwargs):
+           model_names=True, finish=None, **kwargs):
+    """``finish``, when given, is called with the written folder."""
     dependencies.require_for_export(backend, FORMAT)
+    _export(model, filepath, backend, verbose, input_signature, model_names, **kwargs)
+    if finish is not None:
+        finish(filepath)
+
+
+def _export(model, filepath, backend, verbose, input_signature, model_names, **kwargs):
     try:
         if model_names:
             _export_with_named_signature(model, filepath, verbose, input_signature, **kwargs)

@@ -77,10 +77,10 @@ class Finder:
         return text
 
 
-def scrub_onnx(path, finder):
+def scrub_onnx(graph_model, finder):
+    """Clean an in-memory ONNX ModelProto; returns the findings."""
     import onnx
 
-    graph_model = onnx.load(path, load_external_data=False)
     findings = []
 
     def note(location, kinds):
@@ -126,9 +126,7 @@ def scrub_onnx(path, finder):
             prop.value = finder.clean(prop.value)
     # Doc strings without local information are dropped too, but only local
     # information is worth a finding.
-    findings = [f for f in findings if f["kind"]]
-    onnx.save(graph_model, path)
-    return findings
+    return [f for f in findings if f["kind"]]
 
 
 def scrub_saved_model(path, finder):
@@ -153,10 +151,11 @@ def scrub_saved_model(path, finder):
     return findings
 
 
-def scrub(path, format, extra_paths=()):
+def scrub(artifact, format, extra_paths=()):
+    """Scrub an artifact: an ONNX ModelProto, or a SavedModel's folder."""
     finder = Finder(extra_paths)
     if format == "onnx":
-        return scrub_onnx(path, finder)
+        return scrub_onnx(artifact, finder)
     if format == "tf_saved_model":
-        return scrub_saved_model(path, finder)
+        return scrub_saved_model(artifact, finder)
     return []
