@@ -6,6 +6,7 @@ bench_dir <- normalizePath(dirname(sub("^--file=", "", grep("^--file=", commandA
 library(kerasexport)
 models <- reticulate::import_from_path("models", path = bench_dir)
 model <- models$BUILDERS[[args[[1]]]]()
+models$call_once(model) # as after training, the same as the Python side
 suppressMessages(export_savedmodel(model, args[[3]], format = args[[2]], verbose = FALSE))
 sys <- reticulate::import("sys", convert = FALSE)
 modules <- names(reticulate::py_to_r(sys$modules))

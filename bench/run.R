@@ -9,6 +9,8 @@ root <- dirname(bench_dir)
 runs <- as.integer(Sys.getenv("BENCH_RUNS", "5"))
 backends <- strsplit(Sys.getenv("BENCH_BACKENDS", "tensorflow,jax,torch"), ",")[[1]]
 bench_models <- Sys.getenv("BENCH_MODELS", "small_mlp,large_mlp")
+# Backends whose 50 M-parameter export is measured (JAX's takes minutes).
+large_backends <- strsplit(Sys.getenv("BENCH_LARGE_BACKENDS", "tensorflow,torch"), ",")[[1]]
 python <- file.path(root, ".venv", "bin", "python")
 if (!file.exists(python)) python <- Sys.which("python3")
 results_dir <- file.path(bench_dir, "results")
@@ -33,8 +35,9 @@ rows <- list()
 for (backend in backends) {
   message("overhead and size: ", backend)
   csv <- file.path(work, paste0("overhead-", backend, ".csv"))
+  models_here <- if (backend %in% large_backends) bench_models else sub(",?large_mlp", "", bench_models)
   status <- system2(file.path(R.home("bin"), "Rscript"),
-                    c(shQuote(file.path(bench_dir, "overhead.R")), shQuote(csv), runs, bench_models),
+                    c(shQuote(file.path(bench_dir, "overhead.R")), shQuote(csv), runs, models_here),
                     env = c(paste0("KERAS_BACKEND=", backend), "TF_CPP_MIN_LOG_LEVEL=2"),
                     stdout = FALSE, stderr = FALSE)
   if (status != 0 || !file.exists(csv)) stop("bench/overhead.R failed for ", backend)
@@ -47,7 +50,8 @@ for (backend in backends) {
   for (format in formats_for(backend)) {
     cases <- list(list(model = "small_mlp", measure = "cold start, s"))
     # Peak memory: the 50 M-parameter export, in one format per backend.
-    if (grepl("large_mlp", bench_models) && format == formats_for(backend)[[1]]) {
+    if (grepl("large_mlp", bench_models) && backend %in% large_backends &&
+        format == formats_for(backend)[[1]]) {
       cases[[2]] <- list(model = "large_mlp", measure = "peak memory, MB")
     }
     for (case in cases) {
