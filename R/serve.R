@@ -173,7 +173,7 @@ predict_savedmodel <- function(instances, model, signature_name = NULL, ...) {
       kind = "argument"
     )
   }
-  outputs <- predict(model, instances_as_columns(instances), signature_name = signature_name, ...)
+  outputs <- stats::predict(model, instances_as_columns(instances), signature_name = signature_name, ...)
   structure(list(predictions = rows_of(outputs)), class = "savedmodel_predictions")
 }
 

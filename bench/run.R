@@ -30,9 +30,16 @@ run_process <- function(command, args, backend) {
 }
 
 rows <- list()
+failed <- character()
+section <- function(label, code) {
+  tryCatch(code, error = function(e) {
+    message("FAILED: ", label, ": ", conditionMessage(e))
+    failed <<- c(failed, sprintf("%s: %s", label, strsplit(conditionMessage(e), "\n")[[1]][[1]]))
+  })
+}
 
 # 1 and 4: wrapper overhead and artifact size, in-process, per backend.
-for (backend in backends) {
+for (backend in backends) section(paste("overhead and size", backend), {
   message("overhead and size: ", backend)
   csv <- file.path(work, paste0("overhead-", backend, ".csv"))
   models_here <- if (backend %in% large_backends) bench_models else sub(",?large_mlp", "", bench_models)
@@ -42,7 +49,7 @@ for (backend in backends) {
                     stdout = FALSE, stderr = FALSE)
   if (status != 0 || !file.exists(csv)) stop("bench/overhead.R failed for ", backend)
   rows[[length(rows) + 1]] <- read.csv(csv)
-}
+})
 
 # 2 and 3: cold start (small model) and peak memory (large model), fresh
 # processes, R vs Python, alternating.
@@ -54,7 +61,7 @@ for (backend in backends) {
         format == formats_for(backend)[[1]]) {
       cases[[2]] <- list(model = "large_mlp", measure = "peak memory, MB")
     }
-    for (case in cases) {
+    for (case in cases) section(paste("fresh processes", backend, format, case$model), {
       message("fresh processes: ", backend, " ", format, " ", case$model)
       r_values <- py_values <- numeric()
       modules <- list()
@@ -88,12 +95,12 @@ for (backend in backends) {
       )
       rows[[length(rows)]]$benchmark <- sprintf("%s (R imports: %s)", case$measure,
                                                 paste(modules$r, collapse = " "))
-    }
+    })
   }
 }
 
 # 5: what later issues added, against their own baselines.
-for (backend in backends) {
+for (backend in backends) section(paste("predict from R", backend), {
   message("predict from R: ", backend)
   csv <- file.path(work, paste0("predict-", backend, ".csv"))
   status <- system2(file.path(R.home("bin"), "Rscript"),
@@ -102,7 +109,8 @@ for (backend in backends) {
                     stdout = FALSE, stderr = FALSE)
   if (status != 0 || !file.exists(csv)) stop("bench/predict.R failed for ", backend)
   rows[[length(rows) + 1]] <- read.csv(csv)
-}
+})
+section("server latency and throughput", {
 message("server latency and throughput")
 served <- file.path(work, "served.onnx")
 make_artifact <- processx::run(python, c("-c", sprintf(paste(
@@ -121,6 +129,7 @@ for (i in seq_len(nrow(serving))) {
     target = row$target, met = row$met
   )
 }
+})
 
 table <- do.call(rbind, rows)
 cpu <- tryCatch(sub(".*: ", "", grep("model name", readLines("/proc/cpuinfo"), value = TRUE)[[1]]),
@@ -134,7 +143,8 @@ md <- c(
   "",
   "| benchmark | backend | format | model | baseline | baseline | kerasexport | ratio | target | met |",
   "|---|---|---|---|---|---|---|---|---|---|",
-  apply(table, 1, function(r) paste0("| ", paste(trimws(r), collapse = " | "), " |"))
+  apply(table, 1, function(r) paste0("| ", paste(trimws(r), collapse = " | "), " |")),
+  if (length(failed)) c("", "Not measured in this run:", paste0("- ", failed))
 )
 writeLines(md, file.path(results_dir, "latest.md"))
 cat(md, sep = "\n")

@@ -41,19 +41,24 @@ name = predictor.signature()["inputs"][0]["name"]
 
 port = free_port()
 env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(HERE), "inst", "python"))
+log = open(os.path.join(os.path.dirname(os.path.abspath(artifact)), "server.log"), "w+")
 server = subprocess.Popen([sys.executable, "-m", "kerasexport.server", "--path", artifact,
                            "--name", "m", "--port", str(port)], env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                          stdout=log, stderr=subprocess.STDOUT)
 try:
-    deadline = time.time() + 120
-    while time.time() < deadline:
+    deadline = time.time() + 300
+    while True:
+        if server.poll() is not None or time.time() > deadline:
+            log.seek(0)
+            sys.exit("the server did not start:\n" + log.read()[-3000:])
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             c.request("GET", "/v1/models/m")
             if c.getresponse().status == 200:
                 break
         except OSError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
 
     def server_latencies(n):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
