@@ -70,7 +70,8 @@ predict.kerasexport_loaded_artifact <- function(object, newdata, signature_name 
   inputs <- as_prediction_inputs(newdata)
   outputs <- call_python_method(object$predictor, "predict",
                                 list(inputs = inputs, signature_name = signature_name,
-                                     batch_size = as.integer(batch_size)))
+                                     batch_size = as.integer(batch_size)),
+                                capture = FALSE)
   if (length(outputs) == 1) outputs[[1]] else outputs
 }
 

@@ -58,11 +58,12 @@ python_module <- function(call = caller_env()) {
 # arguments (see args.R), through kerasexport.bridge; replay what it printed
 # as R messages and warnings, and turn a Python exception into a classed R
 # error.
-call_python <- function(name, args = list(), call = caller_env(), target = NULL) {
+call_python <- function(name, args = list(), call = caller_env(), target = NULL,
+                        capture = TRUE) {
   bridge <- python_module(call = call)
   kwargs <- reticulate::py_dict(names(args) %||% character(), unname(args), convert = FALSE)
   result <- tryCatch(
-    bridge$call(name, kwargs, target),
+    bridge$call(name, kwargs, target, capture),
     python.builtin.BaseException = function(error) {
       exception <- python_exception(error)
       replay_python_output(py_attr(exception, "kerasexport_captured"))
@@ -97,6 +98,7 @@ replay_python_output <- function(captured) {
 }
 
 # The same, for a public method of an object the Python package returned.
-call_python_method <- function(object, name, args = list(), call = caller_env()) {
-  call_python(name, args, call = call, target = object)
+call_python_method <- function(object, name, args = list(), call = caller_env(),
+                               capture = TRUE) {
+  call_python(name, args, call = call, target = object, capture = capture)
 }

@@ -60,7 +60,7 @@ serve_savedmodel <- function(path, host = "127.0.0.1", port = 8501, name = NULL,
             "--max-request-bytes", format(max_request_bytes, scientific = FALSE),
             "--parent-pid", Sys.getpid())
   env <- c("current", PYTHONPATH = system.file("python", package = "kerasexport"),
-           TF_CPP_MIN_LOG_LEVEL = "2")
+           TF_CPP_MIN_LOG_LEVEL = "2", LD_LIBRARY_PATH = python_library_path())
   if (block) {
     cli::cli_inform("Serving {.val {name}} at {.url http://{host}:{port}/}; stop with Ctrl-C.")
     processx::run(reticulate::py_exe(), args, env = env, echo = TRUE, error_on_status = FALSE,
@@ -74,6 +74,19 @@ serve_savedmodel <- function(path, host = "127.0.0.1", port = 8501, name = NULL,
   server <- new_server(process, url, name)
   wait_until_serving(server, timeout)
   server
+}
+
+# R puts its own library folders on LD_LIBRARY_PATH, and they can hold a
+# different libpython of the same minor version (Debian's, next to a pyenv
+# Python): a Python started from R would then load the wrong one and fail on
+# `import ssl`. The server's Python gets its own library folder first.
+python_library_path <- function() {
+  libdir <- tryCatch(
+    reticulate::py_eval("__import__('sysconfig').get_config_var('LIBDIR') or ''"),
+    error = function(e) ""
+  )
+  paste(c(libdir[nzchar(libdir)], Sys.getenv("LD_LIBRARY_PATH")[nzchar(Sys.getenv("LD_LIBRARY_PATH"))]),
+        collapse = .Platform$path.sep)
 }
 
 new_server <- function(process, url, name) {

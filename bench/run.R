@@ -21,9 +21,15 @@ on.exit(unlink(work, recursive = TRUE), add = TRUE)
 formats_for <- function(backend) if (backend == "torch") "onnx" else c("tf_saved_model", "onnx")
 artifact <- function(format, tag) file.path(work, if (format == "onnx") paste0(tag, ".onnx") else tag)
 
+# R's LD_LIBRARY_PATH can put another libpython first (see python_library_path()
+# in R/serve.R): give Python its own library folder first.
+python_libdir <- system2(python, c("-c", shQuote("import sysconfig; print(sysconfig.get_config_var('LIBDIR') or '')")),
+                         stdout = TRUE)
+library_path <- paste(c(python_libdir, Sys.getenv("LD_LIBRARY_PATH")), collapse = ":")
 run_process <- function(command, args, backend) {
   result <- processx::run(command, args, env = c("current", KERAS_BACKEND = backend,
-                                                 TF_CPP_MIN_LOG_LEVEL = "2"),
+                                                 TF_CPP_MIN_LOG_LEVEL = "2",
+                                                 LD_LIBRARY_PATH = library_path),
                           error_on_status = FALSE)
   if (result$status != 0) stop(command, " failed:\n", result$stderr)
   jsonlite::fromJSON(tail(strsplit(trimws(result$stdout), "\n")[[1]], 1))
