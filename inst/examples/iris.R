@@ -59,5 +59,6 @@ rows <- lapply(names(artifacts), function(format) {
     reloaded_in = "fresh Python process"
   )
 })
+options(width = 120)
 cat("\nExported, reloaded without the model's code, and compared on all 150 rows:\n")
 print(do.call(rbind, rows), row.names = FALSE)
