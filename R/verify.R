@@ -44,7 +44,7 @@ verify_artifact <- function(path, model, data = NULL, format = NULL, tolerance =
     }
   }
   result <- call_python("verify", python_kwargs(list(
-    path = path, format = format %||% artifact_format(path), model = model,
+    path = path, format = format, model = model,
     inputs = inputs, tolerance = tolerance
   )))
   result$outputs <- do.call(rbind, lapply(result$outputs, function(row) {
@@ -82,18 +82,4 @@ as_input_array <- function(x) {
     x <- as.matrix(x)
   }
   reticulate::r_to_py(as.array(x))
-}
-
-artifact_format <- function(path) {
-  if (dir.exists(path) && file.exists(file.path(path, "saved_model.pb"))) {
-    return("tf_saved_model")
-  }
-  if (!dir.exists(path) && grepl("\\.onnx$", path, ignore.case = TRUE)) {
-    return("onnx")
-  }
-  abort_kerasexport(
-    c("Cannot tell the format of the artifact at {.path {path}}.",
-      i = "Pass {.arg format}, e.g. {.code format = \"onnx\"}."),
-    kind = "artifact", call = caller_env(2)
-  )
 }

@@ -13,7 +13,7 @@ def detect_format(path):
         if os.path.isfile(os.path.join(path, "saved_model.pb")):
             return "tf_saved_model"
         raise ArtifactError(f"{path!r} is a folder without a saved_model.pb: not a SavedModel.",
-                            path=path)
+                            hint="Pass `format` if it is an artifact of another kind.", path=path)
     if os.path.isfile(path):
         try:
             import onnx

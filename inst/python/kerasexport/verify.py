@@ -140,10 +140,14 @@ def compare(expected, actual, tolerance):
 
 def verify(path, format, model, inputs=None, tolerance=1e-5, batch_size=3):
     """Compare the artifact at ``path`` with ``model``; raise MismatchError
-    when any output differs by more than ``tolerance``."""
+    when any output differs by more than ``tolerance``. ``format`` None
+    reads the format from the artifact."""
+    from kerasexport.inspect_artifact import detect_format
+
     path = os.path.abspath(os.fspath(path))
     if not os.path.exists(path):
         raise ArtifactError(f"No artifact at {path!r}.", path=path)
+    format = format or detect_format(path)
     if inputs is None:
         inputs = sample_inputs(model, batch_size=batch_size)
     if isinstance(inputs, dict):
