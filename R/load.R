@@ -26,7 +26,8 @@ load_savedmodel <- function(path, format = NULL) {
   check_string(format, allow_null = TRUE)
   predictor <- call_python("load_artifact", python_kwargs(list(path = path, format = format)))
   structure(list(predictor = predictor, path = path,
-                 info = reticulate::py_to_r(predictor$info)),
+                 info = reticulate::py_to_r(predictor$info),
+                 predict = bind_python_method(predictor, "predict")),
             class = "kerasexport_loaded_artifact")
 }
 
@@ -68,15 +69,14 @@ predict.kerasexport_loaded_artifact <- function(object, newdata, signature_name 
   check_string(signature_name, allow_null = TRUE)
   check_number(batch_size)
   inputs <- as_prediction_inputs(newdata)
-  outputs <- call_python_method(object$predictor, "predict",
-                                list(inputs = inputs, signature_name = signature_name,
-                                     batch_size = as.integer(batch_size)),
-                                capture = FALSE)
+  outputs <- object$predict(inputs, signature_name, as.integer(batch_size),
+                            call = rlang::current_env())
   if (length(outputs) == 1) outputs[[1]] else outputs
 }
 
-# newdata -> what Predictor.prepare() takes: one numpy array, or a list or
-# dict of them. Data frames become matrices (rows are instances).
+# newdata -> what Predictor.prepare() takes: one array, or a list or dict of
+# them. Data frames become matrices (rows are instances). R arrays are left
+# for reticulate to hand to numpy as part of the call.
 as_prediction_inputs <- function(newdata, call = caller_env()) {
   to_array <- function(x, label) {
     if (is.data.frame(x)) {
@@ -88,7 +88,7 @@ as_prediction_inputs <- function(newdata, call = caller_env()) {
         kind = "predict_input", call = call
       )
     }
-    reticulate::r_to_py(if (is.null(dim(x))) as.array(x) else x)
+    if (is.null(dim(x))) as.array(x) else x
   }
   if (is.list(newdata) && !is.data.frame(newdata)) {
     arrays <- lapply(seq_along(newdata), function(i) {

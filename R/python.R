@@ -58,12 +58,11 @@ python_module <- function(call = caller_env()) {
 # arguments (see args.R), through kerasexport.bridge; replay what it printed
 # as R messages and warnings, and turn a Python exception into a classed R
 # error.
-call_python <- function(name, args = list(), call = caller_env(), target = NULL,
-                        capture = TRUE) {
+call_python <- function(name, args = list(), call = caller_env()) {
   bridge <- python_module(call = call)
   kwargs <- reticulate::py_dict(names(args) %||% character(), unname(args), convert = FALSE)
   result <- tryCatch(
-    bridge$call(name, kwargs, target, capture),
+    bridge$call(name, kwargs),
     python.builtin.BaseException = function(error) {
       exception <- python_exception(error)
       replay_python_output(py_attr(exception, "kerasexport_captured"))
@@ -97,8 +96,18 @@ replay_python_output <- function(captured) {
   invisible()
 }
 
-# The same, for a public method of an object the Python package returned.
-call_python_method <- function(object, name, args = list(), call = caller_env(),
-                               capture = TRUE) {
-  call_python(name, args, call = call, target = object, capture = capture)
+# A public method of an object the Python package returned, as an R function, for a hot path
+# (predict()): looked up once, called without the bridge's output capture
+# (the method prints nothing, and redirecting file descriptors costs more
+# than a small model's prediction), with its result converted to R. A Python
+# exception still becomes a classed R error.
+bind_python_method <- function(object, name) {
+  stopifnot(!startsWith(name, "_"))
+  method <- reticulate::py_get_attr(object, name)
+  function(..., call = caller_env()) {
+    tryCatch(
+      reticulate::py_to_r(reticulate::py_call(method, ...)),
+      python.builtin.BaseException = function(error) abort_from_python(error, call = call)
+    )
+  }
 }

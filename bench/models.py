@@ -12,6 +12,19 @@ def small_mlp():
     ])
 
 
+def medium_mlp():
+    """The small MLP's input and output, with enough work in between
+    (about 0.3 M parameters) that a batch's compute is not dwarfed by the
+    cost of calling in from R."""
+    keras.utils.set_random_seed(1)
+    return keras.Sequential([
+        keras.Input((4,), name="features"),
+        keras.layers.Dense(512, activation="relu"),
+        keras.layers.Dense(512, activation="relu"),
+        keras.layers.Dense(3, activation="softmax", name="species"),
+    ])
+
+
 def large_mlp():
     """About 50 M parameters (200 MB of float32 weights)."""
     keras.utils.set_random_seed(1)
@@ -30,7 +43,7 @@ def call_once(model):
     model(np.zeros((1, model.inputs[0].shape[1]), dtype="float32"))
 
 
-BUILDERS = {"small_mlp": small_mlp, "large_mlp": large_mlp}
+BUILDERS = {"small_mlp": small_mlp, "medium_mlp": medium_mlp, "large_mlp": large_mlp}
 
 
 def weight_bytes(model):

@@ -12,22 +12,12 @@ import kerasexport
 from kerasexport.capture import capture_output
 
 
-def call(name, kwargs=None, target=None, capture=True):
-    """Call public function ``name`` of kerasexport, or public method
-    ``name`` of ``target`` (an object kerasexport returned). ``capture=False``
-    skips the output capture, for calls on a hot path (predict) that print
-    nothing: redirecting file descriptors costs more than a small model's
-    prediction."""
-    if target is not None:
-        if name.startswith("_"):
-            raise AttributeError(f"{name!r} is not a public method")
-        function = getattr(target, name)
-    elif name in kerasexport.__all__:
+def call(name, kwargs=None):
+    """Call public function ``name`` of kerasexport."""
+    if name in kerasexport.__all__:
         function = getattr(kerasexport, name)
     else:
         raise AttributeError(f"kerasexport has no public function {name!r}")
-    if not capture:
-        return {"value": function(**(kwargs or {})), "captured": None}
     captured = None
     try:
         with capture_output() as captured:

@@ -82,7 +82,9 @@ class Predictor:
         batch = None
         for s, value in zip(spec, values):
             try:
-                array = np.asarray(value, dtype=np.dtype(s["dtype"]))
+                # One copy at most: R hands over column-major doubles, the
+                # runtimes want row-major arrays of the signature's dtype.
+                array = np.asarray(value, dtype=np.dtype(s["dtype"]), order="C")
             except (TypeError, ValueError, OverflowError) as error:
                 raise InputError(f"Input {s['name']!r} cannot be read as {s['dtype']}: {error}",
                                  status=400) from None
