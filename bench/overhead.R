@@ -23,9 +23,20 @@ dir.create(work)
 on.exit(unlink(work, recursive = TRUE), add = TRUE)
 
 rows <- list()
-measure <- function(f) {
-  f() # warm-up
-  median(vapply(seq_len(runs), function(i) f(), 1))
+# Each contender once per run, taking turns, so that they share the
+# machine's noise; each starts from an empty destination (removing the last
+# artifact is not timed for either). Medians over runs, after a warm-up.
+measure <- function(...) {
+  contenders <- list(...)
+  for (f in contenders) f()
+  times <- vapply(seq_len(runs), function(i) vapply(contenders, function(f) f(), 1),
+                  numeric(length(contenders)))
+  apply(matrix(times, nrow = length(contenders)), 1, stats::median)
+}
+seconds <- function(expr) {
+  started <- Sys.time()
+  expr
+  as.numeric(Sys.time() - started, units = "secs")
 }
 size_on_disk <- function(path) {
   files <- if (dir.exists(path)) list.files(path, recursive = TRUE, full.names = TRUE) else path
@@ -42,19 +53,26 @@ for (model_name in model_names) {
     direct_path <- models$artifact_path(work, format, "direct")
     ours_path <- models$artifact_path(work, format, "kerasexport")
     plain_path <- models$artifact_path(work, format, "plain")
-    direct <- measure(function() {
-      unlink(direct_path, recursive = TRUE)
-      time_py$timed_export(model, direct_path, format)
-    })
-    wrapper <- measure(function() {
-      system.time(suppressMessages(export_savedmodel(
-        model, ours_path, format = format, verbose = FALSE, overwrite = TRUE)))[["elapsed"]]
-    })
-    like_for_like <- measure(function() {
-      system.time(suppressMessages(export_savedmodel(
-        model, plain_path, format = format, verbose = FALSE, overwrite = TRUE,
-        model_names = FALSE, scrub = FALSE)))[["elapsed"]]
-    })
+    times <- measure(
+      function() {
+        unlink(direct_path, recursive = TRUE)
+        time_py$timed_export(model, direct_path, format)
+      },
+      function() {
+        unlink(ours_path, recursive = TRUE)
+        seconds(suppressMessages(export_savedmodel(model, ours_path, format = format,
+                                                   verbose = FALSE)))
+      },
+      function() {
+        unlink(plain_path, recursive = TRUE)
+        seconds(suppressMessages(export_savedmodel(model, plain_path, format = format,
+                                                   verbose = FALSE, model_names = FALSE,
+                                                   scrub = FALSE)))
+      }
+    )
+    direct <- times[[1]]
+    wrapper <- times[[2]]
+    like_for_like <- times[[3]]
     weights <- models$weight_bytes(model)
     add <- function(benchmark, baseline, baseline_value, value, target) {
       rows[[length(rows) + 1]] <<- data.frame(

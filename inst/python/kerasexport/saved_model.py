@@ -18,11 +18,7 @@ def export(model, filepath, backend, verbose=None, input_signature=None,
 
 def _export(model, filepath, backend, verbose, input_signature, model_names, **kwargs):
     try:
-        if model_names:
-            _export_with_named_signature(model, filepath, verbose, input_signature, **kwargs)
-        else:
-            model.export(filepath, format=FORMAT, verbose=verbose,
-                         input_signature=input_signature, **kwargs)
+        _write_archive(model, filepath, verbose, input_signature, model_names, **kwargs)
     except Exception as error:
         if backend == "torch":
             # Keras 3.15 fails inside torch.export (dynamic_shapes mismatch)
@@ -39,39 +35,70 @@ def _export(model, filepath, backend, verbose, input_signature, model_names, **k
         raise
 
 
-def _export_with_named_signature(model, filepath, verbose, input_signature, **kwargs):
-    """What ``keras.Model.export`` does, plus a ``serving_default`` signature
-    whose inputs and outputs carry the model's names.
+def _write_archive(model, filepath, verbose, input_signature, model_names, **kwargs):
+    """What ``keras.Model.export`` does (its ``serve`` endpoint, as Keras
+    documents it), plus, with ``model_names``, a ``serving_default``
+    signature whose inputs and outputs carry the model's names, and with each
+    weight stored once.
 
     Keras names the signature's tensors ``args_0``/``output_0``
-    (keras-team/keras#19458), which TF-Serving clients cannot know. The
-    ``serve`` endpoint Keras documents is kept as it is.
+    (keras-team/keras#19458), which TF-Serving clients cannot know.
     """
-    import keras
-    from keras import tree
     from keras.src.export.export_utils import get_input_signature
     from keras.src.export.saved_model import DEFAULT_ENDPOINT_NAME
     from keras.src.export.saved_model import ExportArchive
 
     if input_signature is None:
         input_signature = get_input_signature(model)
+    archive = ExportArchive()
+    serve = archive.track_and_add_endpoint(DEFAULT_ENDPOINT_NAME, model, input_signature, **kwargs)
+    if model_names:
+        archive.add_endpoint("serving_default",
+                             _named_serving_function(model, input_signature, serve))
+    _store_weights_once(archive)
+    archive.write_out(filepath, verbose=True if verbose is None else verbose)
+
+
+def _named_serving_function(model, input_signature, serve):
+    """A traced ``tf.function`` taking a dict keyed by the model's input
+    names and returning a dict keyed by its output names, which calls the
+    ``serve`` endpoint already traced: the model is traced (or, with JAX,
+    converted) once, not twice."""
+    import tensorflow as tf
+    from keras import tree
+
     names = signatures.input_names(model, input_signature)
-    flat_specs = tree.flatten(input_signature)
-    named_specs = {
-        name: keras.InputSpec(shape=tuple(spec.shape), dtype=_dtype_name(spec.dtype), name=name)
-        for name, spec in zip(names, flat_specs)
+    specs = {
+        name: tf.TensorSpec(tuple(spec.shape), _dtype_name(spec.dtype), name=name)
+        for name, spec in zip(names, tree.flatten(input_signature))
     }
 
+    @tf.function(input_signature=[specs], autograph=False)
     def serving_default(inputs):
         structured = tree.pack_sequence_as(input_signature, [inputs[n] for n in names])
-        args = structured[0] if len(structured) == 1 else structured
-        outputs = tree.flatten(model(args, training=False))
+        outputs = tree.flatten(serve(*structured))
         return dict(zip(signatures.output_names(model, len(outputs)), outputs))
 
-    archive = ExportArchive()
-    archive.track_and_add_endpoint(DEFAULT_ENDPOINT_NAME, model, input_signature, **kwargs)
-    archive.add_endpoint("serving_default", serving_default, [named_specs], **kwargs)
-    archive.write_out(filepath, verbose=True if verbose is None else verbose)
+    serving_default.get_concrete_function()
+    return serving_default
+
+
+def _store_weights_once(archive):
+    """With the TensorFlow backend, Keras 3.15's archive lists every weight
+    twice: as the Keras variable (itself saved as a trackable) and as the
+    ``tf.Variable`` inside it that the traced functions read, so the
+    SavedModel holds the weights twice (2x the size on disk). Listing the
+    ``tf.Variable`` itself lets TensorFlow save each weight once; the
+    reloaded ``variables`` lists are unchanged for users."""
+    import keras
+
+    trackable = archive._tf_trackable
+    for attribute in ("variables", "trainable_variables", "non_trainable_variables"):
+        listed = getattr(trackable, attribute, None)
+        if listed is None:
+            continue
+        setattr(trackable, attribute,
+                [v.value if isinstance(v, keras.Variable) else v for v in listed])
 
 
 def _dtype_name(dtype):

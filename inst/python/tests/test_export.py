@@ -28,6 +28,25 @@ def test_round_trip(tmp_path, small_model, iris_like, format):
     assert os.listdir(tmp_path) == [path.name]  # no staging folder left
 
 
+@pytest.mark.parametrize("model_names", [True, False])
+@pytest.mark.parametrize("format", backend_formats())
+def test_weights_are_stored_once(tmp_path, format, model_names):
+    """Keras' own TensorFlow-backend SavedModel holds every weight twice."""
+    import keras
+
+    model = keras.Sequential([keras.Input((512,)), keras.layers.Dense(512),
+                              keras.layers.BatchNormalization(), keras.layers.Dense(3)])
+    weight_bytes = sum(v.numpy().nbytes for v in model.weights)
+    path = tmp_path / artifact_name(format)
+    export_model(model, str(path), format=format, verbose=False, model_names=model_names)
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    artifact_bytes = sum(p.stat().st_size for p in files)
+    # (tf2onnx may fold the batch normalization into the dense layer: smaller)
+    assert 0.9 * weight_bytes <= artifact_bytes <= 1.05 * weight_bytes + 200_000
+    x = np.random.default_rng(1).random((4, 512), dtype=np.float32)
+    assert verify(str(path), format, model, inputs=[x])["passed"]
+
+
 @pytest.mark.parametrize("batch", [1, 37])
 def test_dynamic_batch(tmp_path, small_model, batch):
     format = backend_formats()[-1]
