@@ -116,6 +116,48 @@ for (backend in backends) section(paste("predict from R", backend), {
   if (status != 0 || !file.exists(csv)) stop("bench/predict.R failed for ", backend)
   rows[[length(rows) + 1]] <- read.csv(csv)
 })
+for (backend in backends) section(paste("verify", backend), {
+  message("verify: ", backend)
+  csv <- file.path(work, paste0("verify-", backend, ".csv"))
+  status <- system2(file.path(R.home("bin"), "Rscript"),
+                    c(shQuote(file.path(bench_dir, "verify.R")), shQuote(csv), runs),
+                    env = c(paste0("KERAS_BACKEND=", backend), "TF_CPP_MIN_LOG_LEVEL=2"),
+                    stdout = FALSE, stderr = FALSE)
+  if (status != 0 || !file.exists(csv)) stop("bench/verify.R failed for ", backend)
+  rows[[length(rows) + 1]] <- read.csv(csv)
+})
+
+# The floor under every "fresh Rscript" figure above: an Rscript that only
+# loads reticulate (which loads the Matrix package) vs. a Python that does
+# nothing. kerasexport cannot go below it.
+section("R session floor", {
+  message("R session floor")
+  rscript <- file.path(R.home("bin"), "Rscript")
+  peak_kb <- "as.numeric(gsub('[^0-9]', '', grep('^VmHWM', readLines('/proc/self/status'), value = TRUE)))"
+  r_code <- sprintf("library(reticulate); cat(jsonlite::toJSON(list(max_rss_kb = %s), auto_unbox = TRUE))",
+                    peak_kb)
+  py_code <- paste("import json, resource;",
+                   "print(json.dumps({'max_rss_kb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))")
+  measured <- lapply(seq_len(runs + 1), function(i) {
+    started <- Sys.time()
+    r_report <- run_process(rscript, c("-e", r_code), "tensorflow")
+    r_seconds <- as.numeric(Sys.time() - started, units = "secs")
+    started <- Sys.time()
+    py_report <- run_process(python, c("-c", py_code), "tensorflow")
+    py_seconds <- as.numeric(Sys.time() - started, units = "secs")
+    c(r_seconds = r_seconds, py_seconds = py_seconds,
+      r_mb = r_report$max_rss_kb / 1024, py_mb = py_report$max_rss_kb / 1024)
+  })[-1]
+  value <- function(name) median(vapply(measured, function(m) m[[name]], 1))
+  for (what in list(c("start-up, s", "r_seconds", "py_seconds"), c("peak memory, MB", "r_mb", "py_mb"))) {
+    rows[[length(rows) + 1]] <- data.frame(
+      benchmark = sprintf("R floor: Rscript -e 'library(reticulate)', %s", what[[1]]),
+      backend = "(none)", format = "", model = "", baseline = "python -c pass",
+      baseline_value = signif(value(what[[3]]), 4), value = signif(value(what[[2]]), 4),
+      ratio = round(value(what[[2]]) / value(what[[3]]), 3), target = NA, met = NA
+    )
+  }
+})
 section("server latency and throughput", {
 message("server latency and throughput")
 served <- file.path(work, "served.onnx")
