@@ -87,9 +87,11 @@ def _store_weights_once(archive):
     """With the TensorFlow backend, Keras 3.15's archive lists every weight
     twice: as the Keras variable (itself saved as a trackable) and as the
     ``tf.Variable`` inside it that the traced functions read, so the
-    SavedModel holds the weights twice (2x the size on disk). Listing the
-    ``tf.Variable`` itself lets TensorFlow save each weight once; the
-    reloaded ``variables`` lists are unchanged for users."""
+    SavedModel holds the weights twice: 2x the size on disk and two live
+    copies in every process that loads it, TF-Serving included
+    (keras-team/keras#23553; the open fix, keras-team/keras#23563, unwraps
+    the same way). Listing the ``tf.Variable`` itself lets TensorFlow save
+    each weight once; the reloaded ``variables`` lists look the same."""
     import keras
 
     trackable = archive._tf_trackable
