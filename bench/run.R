@@ -9,8 +9,8 @@ root <- dirname(bench_dir)
 runs <- as.integer(Sys.getenv("BENCH_RUNS", "5"))
 backends <- strsplit(Sys.getenv("BENCH_BACKENDS", "tensorflow,jax,torch"), ",")[[1]]
 bench_models <- Sys.getenv("BENCH_MODELS", "small_mlp,large_mlp")
-# Backends whose 50 M-parameter export is measured (JAX's takes minutes).
-large_backends <- strsplit(Sys.getenv("BENCH_LARGE_BACKENDS", "tensorflow,torch"), ",")[[1]]
+# Backends whose 50 M-parameter export is measured.
+large_backends <- strsplit(Sys.getenv("BENCH_LARGE_BACKENDS", "tensorflow,jax,torch"), ",")[[1]]
 python <- file.path(root, ".venv", "bin", "python")
 if (!file.exists(python)) python <- Sys.which("python3")
 results_dir <- file.path(bench_dir, "results")
