@@ -96,11 +96,11 @@ replay_python_output <- function(captured) {
   invisible()
 }
 
-# A public method of an object the Python package returned, as an R function, for a hot path
-# (predict()): looked up once, called without the bridge's output capture
-# (the method prints nothing, and redirecting file descriptors costs more
-# than a small model's prediction), with its result converted to R. A Python
-# exception still becomes a classed R error.
+# A public method of an object the Python package returned, as an R
+# function for a hot path (predict()): looked up once, called without the
+# bridge's output capture (the method prints nothing, and redirecting file
+# descriptors costs more than a small model's prediction), its result
+# converted to R. A Python exception still becomes a classed R error.
 bind_python_method <- function(object, name) {
   stopifnot(!startsWith(name, "_"))
   method <- reticulate::py_get_attr(object, name)
