@@ -2,11 +2,9 @@
 # R process: export_savedmodel() from R vs model.export() timed inside Python
 # on the same model, median of RUNS runs after a warm-up of each.
 # Usage: Rscript bench/overhead.R <out.csv> [runs] [models]
-args <- commandArgs(TRUE)
-out <- args[[1]]
-runs <- if (length(args) >= 2) as.integer(args[[2]]) else 5L
-model_names <- if (length(args) >= 3) strsplit(args[[3]], ",")[[1]] else c("small_mlp", "large_mlp")
 bench_dir <- normalizePath(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))))
+source(file.path(bench_dir, "common.R"))
+model_names <- if (length(args) >= 3) strsplit(args[[3]], ",")[[1]] else c("small_mlp", "large_mlp")
 
 library(kerasexport)
 models <- reticulate::import_from_path("models", path = bench_dir)
@@ -23,21 +21,6 @@ dir.create(work)
 on.exit(unlink(work, recursive = TRUE), add = TRUE)
 
 rows <- list()
-# Each contender once per run, taking turns, so that they share the
-# machine's noise; each starts from an empty destination (removing the last
-# artifact is not timed for either). Medians over runs, after a warm-up.
-measure <- function(...) {
-  contenders <- list(...)
-  for (f in contenders) f()
-  times <- vapply(seq_len(runs), function(i) vapply(contenders, function(f) f(), 1),
-                  numeric(length(contenders)))
-  apply(matrix(times, nrow = length(contenders)), 1, stats::median)
-}
-seconds <- function(expr) {
-  started <- Sys.time()
-  expr
-  as.numeric(Sys.time() - started, units = "secs")
-}
 size_on_disk <- function(path) {
   files <- if (dir.exists(path)) list.files(path, recursive = TRUE, full.names = TRUE) else path
   sum(file.size(files))
@@ -53,26 +36,28 @@ for (model_name in model_names) {
     direct_path <- models$artifact_path(work, format, "direct")
     ours_path <- models$artifact_path(work, format, "kerasexport")
     plain_path <- models$artifact_path(work, format, "plain")
-    times <- measure(
-      function() {
+    # Each starts from an empty destination: removing the last artifact is
+    # timed for neither.
+    times <- take_turns(
+      direct = function() {
         unlink(direct_path, recursive = TRUE)
         time_py$timed_export(model, direct_path, format)
       },
-      function() {
+      wrapper = function() {
         unlink(ours_path, recursive = TRUE)
         seconds(suppressMessages(export_savedmodel(model, ours_path, format = format,
                                                    verbose = FALSE)))
       },
-      function() {
+      like_for_like = function() {
         unlink(plain_path, recursive = TRUE)
         seconds(suppressMessages(export_savedmodel(model, plain_path, format = format,
                                                    verbose = FALSE, model_names = FALSE,
                                                    scrub = FALSE)))
       }
     )
-    direct <- times[[1]]
-    wrapper <- times[[2]]
-    like_for_like <- times[[3]]
+    direct <- times[["direct"]]
+    wrapper <- times[["wrapper"]]
+    like_for_like <- times[["like_for_like"]]
     weights <- models$weight_bytes(model)
     add <- function(benchmark, baseline, baseline_value, value, target) {
       rows[[length(rows) + 1]] <<- data.frame(

@@ -7,10 +7,8 @@
 # runs in ~0.1 ms, about what one call from R into Python costs; the medium
 # MLP (batch 4096 only) shows the ratio once the model does some work.
 # Usage: Rscript bench/predict.R <out.csv> [runs]
-args <- commandArgs(TRUE)
-out <- args[[1]]
-runs <- if (length(args) >= 2) as.integer(args[[2]]) else 5L
 bench_dir <- normalizePath(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))))
+source(file.path(bench_dir, "common.R"))
 library(kerasexport)
 models <- reticulate::import_from_path("models", path = bench_dir)
 raw <- reticulate::py_run_string("
@@ -46,19 +44,13 @@ for (format in models$formats_for_backend(backend)) for (model_name in names(cas
     x <- matrix(runif(batch * 4), batch)
     numpy_x <- np$ascontiguousarray(x, dtype = "float32")
     repeats <- if (batch == 4096) 100L else 500L
-    invisible(predict(artifact, x))
-    # Both sides: the mean over a loop of `repeats` calls, R and raw taking
-    # turns so that they share the machine's noise; median over runs.
-    times <- vapply(seq_len(runs), function(i) {
-      started <- Sys.time()
-      for (j in seq_len(repeats)) predict(artifact, x)
-      c(r = as.numeric(Sys.time() - started, units = "secs") / repeats,
-        raw = raw$raw_seconds(artifact$predictor, numpy_x, repeats))
-    }, c(r = 1, raw = 1))
-    r_times <- times["r", ]
-    raw_times <- times["raw", ]
-    r_value <- median(r_times)
-    raw_value <- median(raw_times)
+    # Both sides: the mean over a loop of `repeats` calls.
+    times <- take_turns(
+      r = function() seconds(for (j in seq_len(repeats)) predict(artifact, x)) / repeats,
+      raw = function() raw$raw_seconds(artifact$predictor, numpy_x, repeats)
+    )
+    r_value <- times[["r"]]
+    raw_value <- times[["raw"]]
     rows[[length(rows) + 1]] <- data.frame(
       benchmark = sprintf("predict() from R, rows/s (batch %d)", batch), backend = backend,
       format = format, model = model_name, baseline = "raw runtime call in Python",

@@ -44,17 +44,23 @@ section <- function(label, code) {
   })
 }
 
+# One of the in-process benchmark scripts for one backend, in its own Rscript
+# (KERAS_BACKEND is fixed once Keras is imported); its rows are added.
+run_script <- function(script, backend, ...) {
+  csv <- file.path(work, sprintf("%s-%s.csv", tools::file_path_sans_ext(script), backend))
+  status <- system2(file.path(R.home("bin"), "Rscript"),
+                    c(shQuote(file.path(bench_dir, script)), shQuote(csv), runs, ...),
+                    env = c(paste0("KERAS_BACKEND=", backend), "TF_CPP_MIN_LOG_LEVEL=2"),
+                    stdout = FALSE, stderr = FALSE)
+  if (status != 0 || !file.exists(csv)) stop("bench/", script, " failed for ", backend)
+  rows[[length(rows) + 1]] <<- read.csv(csv)
+}
+
 # 1 and 4: wrapper overhead and artifact size, in-process, per backend.
 for (backend in backends) section(paste("overhead and size", backend), {
   message("overhead and size: ", backend)
-  csv <- file.path(work, paste0("overhead-", backend, ".csv"))
   models_here <- if (backend %in% large_backends) bench_models else sub(",?large_mlp", "", bench_models)
-  status <- system2(file.path(R.home("bin"), "Rscript"),
-                    c(shQuote(file.path(bench_dir, "overhead.R")), shQuote(csv), runs, models_here),
-                    env = c(paste0("KERAS_BACKEND=", backend), "TF_CPP_MIN_LOG_LEVEL=2"),
-                    stdout = FALSE, stderr = FALSE)
-  if (status != 0 || !file.exists(csv)) stop("bench/overhead.R failed for ", backend)
-  rows[[length(rows) + 1]] <- read.csv(csv)
+  run_script("overhead.R", backend, models_here)
 })
 
 # 2 and 3: cold start (small model) and peak memory (large model), fresh
@@ -108,23 +114,11 @@ for (backend in backends) {
 # 5: what later issues added, against their own baselines.
 for (backend in backends) section(paste("predict from R", backend), {
   message("predict from R: ", backend)
-  csv <- file.path(work, paste0("predict-", backend, ".csv"))
-  status <- system2(file.path(R.home("bin"), "Rscript"),
-                    c(shQuote(file.path(bench_dir, "predict.R")), shQuote(csv), runs),
-                    env = c(paste0("KERAS_BACKEND=", backend), "TF_CPP_MIN_LOG_LEVEL=2"),
-                    stdout = FALSE, stderr = FALSE)
-  if (status != 0 || !file.exists(csv)) stop("bench/predict.R failed for ", backend)
-  rows[[length(rows) + 1]] <- read.csv(csv)
+  run_script("predict.R", backend)
 })
 for (backend in backends) section(paste("verify", backend), {
   message("verify: ", backend)
-  csv <- file.path(work, paste0("verify-", backend, ".csv"))
-  status <- system2(file.path(R.home("bin"), "Rscript"),
-                    c(shQuote(file.path(bench_dir, "verify.R")), shQuote(csv), runs),
-                    env = c(paste0("KERAS_BACKEND=", backend), "TF_CPP_MIN_LOG_LEVEL=2"),
-                    stdout = FALSE, stderr = FALSE)
-  if (status != 0 || !file.exists(csv)) stop("bench/verify.R failed for ", backend)
-  rows[[length(rows) + 1]] <- read.csv(csv)
+  run_script("verify.R", backend)
 })
 
 # The floor under every "fresh Rscript" figure above: an Rscript that only

@@ -3,10 +3,8 @@
 # in a fresh Python process, the numbers compared), on the same artifact, in
 # one R process, taking turns; median over runs after a warm-up.
 # Usage: Rscript bench/verify.R <out.csv> [runs]
-args <- commandArgs(TRUE)
-out <- args[[1]]
-runs <- if (length(args) >= 2) as.integer(args[[2]]) else 5L
 bench_dir <- normalizePath(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))))
+source(file.path(bench_dir, "common.R"))
 library(kerasexport)
 models <- reticulate::import_from_path("models", path = bench_dir)
 by_hand <- reticulate::import_from_path("verify_by_hand", path = bench_dir)
@@ -19,18 +17,12 @@ rows <- list()
 for (format in models$formats_for_backend(backend)) {
   path <- models$artifact_path(work, format, "verified")
   suppressMessages(export_savedmodel(model, path, format = format, verbose = FALSE))
-  contenders <- list(
-    r = function() {
-      started <- Sys.time()
-      suppressMessages(verify_artifact(path, model))
-      as.numeric(Sys.time() - started, units = "secs")
-    },
+  times <- take_turns(
+    r = function() seconds(suppressMessages(verify_artifact(path, model))),
     by_hand = function() by_hand$seconds(model, path, format)
   )
-  for (f in contenders) f() # warm-up
-  times <- vapply(seq_len(runs), function(i) vapply(contenders, function(f) f(), 1), c(r = 1, by_hand = 1))
-  r_value <- median(times["r", ])
-  baseline <- median(times["by_hand", ])
+  r_value <- times[["r"]]
+  baseline <- times[["by_hand"]]
   rows[[length(rows) + 1]] <- data.frame(
     benchmark = "verify_artifact(), s", backend = backend, format = format, model = "small_mlp",
     baseline = "the same check by hand in Python", baseline_value = signif(baseline, 4),
