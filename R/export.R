@@ -59,6 +59,15 @@
 #'   every string a reader could see, and removed from ONNX doc strings, names
 #'   and metadata and from a SavedModel's debug information. What was found
 #'   is recorded in the artifact and shown by [artifact_info()].
+#' @param external_data ONNX only: where the weights go. `NULL` (the
+#'   default) writes one self-contained `.onnx` file when the model fits in
+#'   protobuf's 2 GB limit, and puts the weights in a `<file>.data` file
+#'   beside it when it does not. `TRUE` always puts them there: the layout
+#'   Keras' JAX exporter writes for large weights, and the quickest to write
+#'   for a large model. `FALSE` always writes one file (an error above 2 GB).
+#'   Keep the two files together: onnxruntime finds the weights by name, next
+#'   to the `.onnx` file. Replacing an artifact replaces its `.data` file too;
+#'   a `.data` file that is not part of the artifact is never replaced.
 #'
 #' @return `object`, invisibly, so that the call fits in a pipe.
 #' @seealso [verify_artifact()] to check an artifact against its model,
@@ -84,7 +93,7 @@ export_savedmodel <- function(object, export_dir_base, ...) {
 export_savedmodel.keras.src.models.model.Model <- function(
     object, export_dir_base, ..., format = "tf_saved_model", verbose = NULL,
     input_signature = NULL, overwrite = FALSE, verify = FALSE, model_names = TRUE,
-    scrub = TRUE, version = NULL) {
+    scrub = TRUE, version = NULL, external_data = NULL) {
   call <- export_call()
   path <- check_path(export_dir_base, call = call)
   check_string(format, call = call)
@@ -93,12 +102,13 @@ export_savedmodel.keras.src.models.model.Model <- function(
   check_flag(verify, call = call)
   check_flag(model_names, call = call)
   check_flag(scrub, call = call)
+  check_flag(external_data, allow_null = TRUE, call = call)
   check_version(version, call = call)
   kwargs <- python_kwargs(
     c(list(model = object, filepath = path, format = format, verbose = verbose,
            input_signature = as_python_signature(input_signature, call = call),
            overwrite = overwrite, model_names = model_names, scrub = scrub,
-           version = version),
+           version = version, external_data = external_data),
       list(...)),
     call = call
   )

@@ -26,6 +26,13 @@ small_model <- function(seed = 1L) {
   ))
 }
 
+# Muffle what Python printed or warned about library internals (the torch
+# exporter warns on every export), to let another message be tested.
+without_python_messages <- function(expr) {
+  withCallingHandlers(expr, kerasexport_python_output = function(m) tryInvokeRestart("muffleMessage"),
+                      kerasexport_python_warning = function(m) tryInvokeRestart("muffleMessage"))
+}
+
 # Formats the current backend can export with Keras 3.15.
 backend_formats <- function() {
   if (test_backend() == "torch") "onnx" else c("tf_saved_model", "onnx")

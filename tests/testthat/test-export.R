@@ -163,6 +163,51 @@ test_that("existing files are never replaced without overwrite, and data never",
   expect_setequal(folder_contents(dir), c("model.onnx", "my-data/notes.txt"))
 })
 
+test_that("external_data keeps ONNX weights in a .data file that moves with the artifact", {
+  skip_if_no_python()
+  dir <- withr::local_tempdir()
+  k <- keras()
+  k$utils$set_random_seed(3L)
+  # One weight tensor over 1 MB, as in any real model.
+  model <- k$Sequential(list(k$Input(shape = list(4L), name = "features"),
+                             k$layers$Dense(512L), k$layers$Dense(640L), k$layers$Dense(3L)))
+  path <- file.path(dir, "model.onnx")
+  suppressMessages(export_savedmodel(model, path, format = "onnx", verbose = FALSE,
+                                     external_data = TRUE))
+  expect_setequal(folder_contents(dir), c("model.onnx", "model.onnx.data"))
+  x <- matrix(rnorm(20), 5)
+  expected <- suppressMessages(
+    reticulate::py_to_r(model$predict(reticulate::np_array(x, "float32"), verbose = 0L))
+  )
+  expect_equal(predict(load_savedmodel(path), x), expected, tolerance = 1e-5,
+               ignore_attr = TRUE)
+  weight_bytes <- 4 * model$count_params()
+  expect_gt(artifact_info(path)$size_bytes, 0.9 * weight_bytes)  # the .data file counts
+
+  # The default writes one file, and replacing takes the old .data file away.
+  suppressMessages(export_savedmodel(model, path, format = "onnx", verbose = FALSE,
+                                     overwrite = TRUE))
+  expect_equal(folder_contents(dir), "model.onnx")
+  expect_true(suppressMessages(verify_artifact(path, model))$passed)
+
+  # A .data file that is not the artifact's is never replaced.
+  writeLines("precious", file.path(dir, "model.onnx.data"))
+  before <- snapshot_path(path)
+  expect_error(
+    suppressMessages(export_savedmodel(model, path, format = "onnx", verbose = FALSE,
+                                       overwrite = TRUE, external_data = TRUE)),
+    regexp = "not part of an artifact", class = "kerasexport_error_artifact"
+  )
+  expect_equal(readLines(file.path(dir, "model.onnx.data")), "precious")
+  expect_identical(snapshot_path(path), before)
+  expect_setequal(folder_contents(dir), c("model.onnx", "model.onnx.data"))
+
+  expect_error(export_savedmodel(model, file.path(dir, "sm"), external_data = TRUE),
+               regexp = "external_data", class = "kerasexport_error_unknown_argument")
+  expect_error(export_savedmodel(model, path, format = "onnx", external_data = "yes"),
+               regexp = "external_data", class = "kerasexport_error_argument")
+})
+
 test_that("arguments are checked before anything happens", {
   expect_error(export_savedmodel(structure(list(), class = "keras.src.models.model.Model"), 42),
                class = "kerasexport_error_argument")
@@ -179,8 +224,12 @@ test_that("version writes TF-Serving's layout and numbers versions", {
   base <- file.path(withr::local_tempdir(), "served")
   model <- small_model()
   format <- backend_formats()[[1]]
-  expect_message(export_savedmodel(model, base, format = format, version = "auto", verbose = FALSE),
-                 regexp = "version 1", class = "kerasexport_exported_version")
+  expect_message(
+    without_python_messages(
+      export_savedmodel(model, base, format = format, version = "auto", verbose = FALSE)
+    ),
+    regexp = "version 1", class = "kerasexport_exported_version"
+  )
   suppressMessages(export_savedmodel(model, base, format = format, version = 7, verbose = FALSE))
   suppressMessages(export_savedmodel(model, base, format = format, version = "auto", verbose = FALSE))
   expect_equal(sort(as.integer(list.files(base))), c(1L, 7L, 8L))

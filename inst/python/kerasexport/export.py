@@ -16,6 +16,7 @@ from kerasexport.errors import ArtifactError
 from kerasexport.errors import ExportFailedError
 from kerasexport.errors import InvalidModelError
 from kerasexport.errors import KerasExportError
+from kerasexport.errors import UnknownArgumentError
 
 
 # Formats kerasexport knows well enough to name the artifact's inputs and
@@ -179,26 +180,62 @@ def remove_stale_staging(path):
     return removed
 
 
-def _move_into_place(staged, path, replace):
-    if not replace:
-        os.rename(staged, path)
-        return
-    backup = staged + ".previous"
-    os.rename(path, backup)
+def artifact_files(path, format):
+    """``path`` and the files beside it that belong to the artifact (an ONNX
+    file's external weights)."""
+    files = [path]
+    if format == "onnx" and os.path.isfile(path):
+        from kerasexport import onnx
+
+        files += [f for f in onnx.companion_files(path) if os.path.lexists(f)]
+    return files
+
+
+def _move_into_place(staged, path, replace, format):
+    """Move the staged artifact, with its companion files, to ``path``.
+
+    An artifact it replaces is moved aside (its companion files with it) and
+    put back if any move fails; a file beside ``path`` that is not part of
+    the old artifact is never replaced.
+    """
+    folder = os.path.dirname(path)
+    new = [(f, os.path.join(folder, os.path.basename(f))) for f in artifact_files(staged, format)]
+    old = [f for f in artifact_files(path, format) if os.path.lexists(f)] if replace else []
+    for _, target in new[1:]:
+        if os.path.lexists(target) and target not in old:
+            raise ArtifactError(
+                f"{target!r} already exists and is not part of an artifact at {path!r}; "
+                "kerasexport never replaces it.",
+                hint="Move it away, or choose another path for the artifact.",
+                path=target,
+            )
+    aside = os.path.join(os.path.dirname(staged), "previous")
+    os.mkdir(aside)
+    moved_aside, moved_in = [], []
     try:
-        os.rename(staged, path)
+        for f in old:
+            backup = os.path.join(aside, os.path.basename(f))
+            os.rename(f, backup)
+            moved_aside.append((backup, f))
+        # The companions first: the file that names them appears last.
+        for source, target in reversed(new):
+            os.rename(source, target)
+            moved_in.append(target)
     except BaseException:
-        os.rename(backup, path)
+        for target in moved_in:
+            if os.path.isdir(target):
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                os.remove(target)
+        for backup, f in moved_aside:
+            os.rename(backup, f)
         raise
-    if os.path.isdir(backup):
-        shutil.rmtree(backup, ignore_errors=True)
-    else:
-        os.remove(backup)
+    # What was moved aside goes with the staging folder.
 
 
 def export_model(model, filepath, format="tf_saved_model", verbose=None,
                  input_signature=None, overwrite=False, model_names=True, scrub=True,
-                 version=None, **kwargs):
+                 version=None, external_data=None, **kwargs):
     """Export ``model`` to ``filepath`` and return a description of the result.
 
     The artifact is written into a temporary sibling of ``filepath`` and moved
@@ -210,6 +247,13 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None,
     path = os.path.abspath(os.path.expanduser(os.fspath(filepath)))
     formats.check_format(format)
     formats.check_kwargs(format, kwargs)
+    if external_data is not None:
+        if format != "onnx":
+            raise UnknownArgumentError(
+                f"`external_data` is for ONNX artifacts; format = {format!r} does not take it.",
+                hint="Leave `external_data` as NULL, or export with format = \"onnx\".",
+                names=["external_data"], format=format)
+        kwargs = dict(kwargs, external_data=external_data)
     check_model(model, has_signature=input_signature is not None)
     created = []  # version folders made here, removed again if the export fails
     try:
@@ -268,7 +312,7 @@ def _export_checked(model, path, format, verbose, input_signature, overwrite, mo
             ) from error
         if not os.path.lexists(staged):
             raise ExportFailedError(f"Keras wrote no artifact for format {format!r}.")
-        _move_into_place(staged, path, replace)
+        _move_into_place(staged, path, replace, format)
     finally:
         with contextlib.suppress(OSError):
             shutil.rmtree(staging)

@@ -26,8 +26,12 @@ def detect_format(path):
                         hint="Pass `format` if it is an artifact of another kind.", path=path)
 
 
-def size_on_disk(path):
+def size_on_disk(path, format=None):
     if os.path.isfile(path):
+        if format == "onnx":
+            from kerasexport.export import artifact_files
+
+            return sum(os.path.getsize(f) for f in artifact_files(path, format))
         return os.path.getsize(path)
     return sum(os.path.getsize(os.path.join(root, name))
                for root, _, names in os.walk(path) for name in names)
@@ -111,5 +115,5 @@ def describe(path, format=None):
                 endpoint["inputs"].sort(key=lambda v: order.get(v["name"], len(order)))
                 outputs = {n: i for i, n in enumerate(record.get("outputs", []))}
                 endpoint["outputs"].sort(key=lambda v: outputs.get(v["name"], len(outputs)))
-    info.update(path=path, format=format, size_bytes=size_on_disk(path), kerasexport=record)
+    info.update(path=path, format=format, size_bytes=size_on_disk(path, format), kerasexport=record)
     return info

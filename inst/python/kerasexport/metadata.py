@@ -8,6 +8,7 @@ warm-up data from ``assets.extra``). It holds no local path and no user name.
 """
 
 import datetime
+import functools
 import json
 import os
 
@@ -15,6 +16,7 @@ KEY = "kerasexport"
 SAVED_MODEL_FILE = os.path.join("assets.extra", "kerasexport.json")
 
 
+@functools.lru_cache(maxsize=None)
 def package_version():
     try:
         from importlib.metadata import version
