@@ -11,6 +11,7 @@ information, which holds stack traces, is removed. What was found is returned
 and recorded in the artifact, for ``artifact_info()`` to report.
 """
 
+import functools
 import getpass
 import os
 import re
@@ -21,19 +22,32 @@ import tempfile
 REDACTED = "<local>"
 
 
-def local_markers(extra_paths=()):
-    """Absolute folders that identify this machine or user, longest first."""
-    candidates = [os.path.expanduser("~"), os.getcwd(), tempfile.gettempdir(), sys.prefix,
-                  sys.base_prefix, *site.getsitepackages(), *extra_paths]
-    if hasattr(site, "getusersitepackages"):
-        candidates.append(site.getusersitepackages())
+def _markers(folders):
     markers = set()
-    for candidate in candidates:
-        if not candidate:
+    for folder in folders:
+        if not folder:
             continue
-        for path in {os.path.abspath(candidate), os.path.realpath(candidate)}:
+        for path in {os.path.abspath(folder), os.path.realpath(folder)}:
             if path not in ("/", "") and len(path) > 4:
                 markers.add(path)
+    return markers
+
+
+@functools.lru_cache(maxsize=None)
+def _installation_markers():
+    """The Python installation's and the temporary folders: fixed for the
+    life of the process, and resolving them was most of a small export's
+    bookkeeping."""
+    folders = [tempfile.gettempdir(), sys.prefix, sys.base_prefix, *site.getsitepackages()]
+    if hasattr(site, "getusersitepackages"):
+        folders.append(site.getusersitepackages())
+    return frozenset(_markers(folders))
+
+
+def local_markers(extra_paths=()):
+    """Absolute folders that identify this machine or user, longest first."""
+    markers = _installation_markers() | _markers(
+        [os.path.expanduser("~"), os.getcwd(), *extra_paths])
     return sorted(markers, key=len, reverse=True)
 
 
