@@ -62,9 +62,10 @@
 #' @param external_data ONNX only: where the weights go. `NULL` (the
 #'   default) writes one self-contained `.onnx` file when the model fits in
 #'   protobuf's 2 GB limit, and puts the weights in a `<file>.data` file
-#'   beside it when it does not. `TRUE` always puts them there: the layout
-#'   Keras' JAX exporter writes for large weights, and the quickest to write
-#'   for a large model. `FALSE` always writes one file (an error above 2 GB).
+#'   beside it when it does not. `TRUE` puts them there at any size
+#'   (tensors under 1 KB stay in the graph): the layout Keras' JAX exporter
+#'   writes for large weights, and the quickest to write for a large model.
+#'   `FALSE` always writes one file (an error above 2 GB).
 #'   Keep the two files together: onnxruntime finds the weights by name, next
 #'   to the `.onnx` file. Replacing an artifact replaces its `.data` file too;
 #'   a `.data` file that is not part of the artifact is never replaced.
