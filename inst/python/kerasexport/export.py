@@ -312,7 +312,17 @@ def _export_checked(model, path, format, verbose, input_signature, overwrite, mo
             ) from error
         if not os.path.lexists(staged):
             raise ExportFailedError(f"Keras wrote no artifact for format {format!r}.")
-        _move_into_place(staged, path, replace, format)
+        try:
+            _move_into_place(staged, path, replace, format)
+        except OSError as error:
+            raise ArtifactError(
+                f"The artifact could not be moved to {path!r} "
+                f"({error.strerror or error}); "
+                + ("the earlier artifact there is unchanged." if replace
+                   else "nothing was written there."),
+                hint="Check the folder's free space and permissions, then export again.",
+                path=path,
+            ) from error
     finally:
         with contextlib.suppress(OSError):
             shutil.rmtree(staging)

@@ -113,3 +113,27 @@ def test_external_data_is_for_onnx_only(tmp_path, small_model):
         export_model(small_model, str(tmp_path / "model"), format="tf_saved_model",
                      verbose=False, external_data=True)
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("old_external, new_external", [(True, False), (False, True)])
+def test_a_failed_move_puts_the_old_artifact_back(tmp_path, wide_model, small_model, monkeypatch,
+                                                   old_external, new_external):
+    path = tmp_path / "model.onnx"
+    old_model, new_model = (wide_model, small_model) if old_external else (small_model, wide_model)
+    export_model(old_model, str(path), format="onnx", verbose=False, external_data=old_external)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    real_rename = os.rename
+
+    def rename_failing_on_the_new_graph(source, target):
+        # The new graph file is moved last, after any .data file of its own.
+        if os.fspath(target) == str(path) and "previous" not in os.fspath(source):
+            raise OSError("no space left on device (injected)")
+        return real_rename(source, target)
+
+    monkeypatch.setattr(os, "rename", rename_failing_on_the_new_graph)
+    with pytest.raises(ArtifactError, match="earlier artifact there is unchanged"):
+        export_model(new_model, str(path), format="onnx", verbose=False, overwrite=True,
+                     external_data=new_external)
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    assert verify(str(path), "onnx", old_model)["passed"]
