@@ -10,7 +10,9 @@
 #' @param format `NULL` to tell the format from the artifact, or
 #'   `"tf_saved_model"` or `"onnx"`.
 #' @return An object of class `kerasexport_artifact_info`: a list with
-#'   `path`, `format`, `size_bytes`, `endpoints`, `producer` and
+#'   `path`, `format`, `files` (the artifact's name, and for an ONNX file
+#'   with external weights, its `.data` file), `size_bytes` (all of them),
+#'   `endpoints`, `producer` and
 #'   `kerasexport` (the record kerasexport wrote, or `NULL`; its
 #'   `local_information_removed` lists what [export_savedmodel()]'s `scrub`
 #'   found and removed). It prints as a summary; `as.data.frame()` gives one
@@ -65,6 +67,9 @@ format.kerasexport_artifact_info <- function(x, ...) {
   lines <- c(
     sprintf("<kerasexport_artifact_info> %s", x$format),
     sprintf("  path: %s", x$path),
+    if (length(x$files) > 1) {
+      sprintf("  files: %s (keep them together)", paste(unlist(x$files), collapse = ", "))
+    },
     sprintf("  size: %s", format(structure(x$size_bytes, class = "object_size"), units = "auto")),
     sprintf("  made by: %s", made_by)
   )

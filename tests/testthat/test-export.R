@@ -182,12 +182,17 @@ test_that("external_data keeps ONNX weights in a .data file that moves with the 
   expect_equal(predict(load_savedmodel(path), x), expected, tolerance = 1e-5,
                ignore_attr = TRUE)
   weight_bytes <- 4 * model$count_params()
-  expect_gt(artifact_info(path)$size_bytes, 0.9 * weight_bytes)  # the .data file counts
+  info <- artifact_info(path)
+  expect_equal(unlist(info$files), c("model.onnx", "model.onnx.data"))
+  expect_gt(info$size_bytes, 0.9 * weight_bytes)  # the .data file counts
+  expect_match(format(info), "files: model.onnx, model.onnx.data (keep them together)",
+               fixed = TRUE, all = FALSE)
 
   # The default writes one file, and replacing takes the old .data file away.
   suppressMessages(export_savedmodel(model, path, format = "onnx", verbose = FALSE,
                                      overwrite = TRUE))
   expect_equal(folder_contents(dir), "model.onnx")
+  expect_equal(unlist(artifact_info(path)$files), "model.onnx")
   expect_true(suppressMessages(verify_artifact(path, model))$passed)
 
   # A .data file that is not the artifact's is never replaced.

@@ -26,15 +26,11 @@ def detect_format(path):
                         hint="Pass `format` if it is an artifact of another kind.", path=path)
 
 
-def size_on_disk(path, format=None):
-    if os.path.isfile(path):
-        if format == "onnx":
-            from kerasexport.export import artifact_files
-
-            return sum(os.path.getsize(f) for f in artifact_files(path, format))
-        return os.path.getsize(path)
-    return sum(os.path.getsize(os.path.join(root, name))
-               for root, _, names in os.walk(path) for name in names)
+def size_on_disk(files):
+    return sum(os.path.getsize(f) if os.path.isfile(f) else
+               sum(os.path.getsize(os.path.join(root, name))
+                   for root, _, names in os.walk(f) for name in names)
+               for f in files)
 
 
 def _onnx_value(value):
@@ -115,5 +111,10 @@ def describe(path, format=None):
                 endpoint["inputs"].sort(key=lambda v: order.get(v["name"], len(order)))
                 outputs = {n: i for i, n in enumerate(record.get("outputs", []))}
                 endpoint["outputs"].sort(key=lambda v: outputs.get(v["name"], len(outputs)))
-    info.update(path=path, format=format, size_bytes=size_on_disk(path, format), kerasexport=record)
+    from kerasexport.export import artifact_files
+
+    # An ONNX graph may keep its weights in a .data file beside it.
+    files = artifact_files(path, format)
+    info.update(path=path, format=format, files=[os.path.basename(f) for f in files],
+                size_bytes=size_on_disk(files), kerasexport=record)
     return info
