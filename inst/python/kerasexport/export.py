@@ -17,6 +17,7 @@ from kerasexport.errors import ExportFailedError
 from kerasexport.errors import InvalidModelError
 from kerasexport.errors import KerasExportError
 from kerasexport.errors import UnknownArgumentError
+from kerasexport.inspect_artifact import artifact_files
 
 
 # Formats kerasexport knows well enough to name the artifact's inputs and
@@ -180,17 +181,6 @@ def remove_stale_staging(path):
     return removed
 
 
-def artifact_files(path, format):
-    """``path`` and the files beside it that belong to the artifact (an ONNX
-    file's external weights)."""
-    files = [path]
-    if format == "onnx" and os.path.isfile(path):
-        from kerasexport import onnx
-
-        files += [f for f in onnx.companion_files(path) if os.path.lexists(f)]
-    return files
-
-
 def _move_into_place(staged, path, replace, format):
     """Move the staged artifact, with its companion files, to ``path``.
 
@@ -200,7 +190,7 @@ def _move_into_place(staged, path, replace, format):
     """
     folder = os.path.dirname(path)
     new = [(f, os.path.join(folder, os.path.basename(f))) for f in artifact_files(staged, format)]
-    old = [f for f in artifact_files(path, format) if os.path.lexists(f)] if replace else []
+    old = artifact_files(path, format) if replace else []
     for _, target in new[1:]:
         if os.path.lexists(target) and target not in old:
             raise ArtifactError(

@@ -26,6 +26,16 @@ def detect_format(path):
                         hint="Pass `format` if it is an artifact of another kind.", path=path)
 
 
+def artifact_files(path, format):
+    """``path`` and the files beside it that belong to the artifact: an ONNX
+    graph's ``.data`` file of external weights."""
+    if format == "onnx" and os.path.isfile(path):
+        from kerasexport import onnx
+
+        return [path, *onnx.companion_files(path)]
+    return [path]
+
+
 def size_on_disk(files):
     return sum(os.path.getsize(f) if os.path.isfile(f) else
                sum(os.path.getsize(os.path.join(root, name))
@@ -111,9 +121,6 @@ def describe(path, format=None):
                 endpoint["inputs"].sort(key=lambda v: order.get(v["name"], len(order)))
                 outputs = {n: i for i, n in enumerate(record.get("outputs", []))}
                 endpoint["outputs"].sort(key=lambda v: outputs.get(v["name"], len(outputs)))
-    from kerasexport.export import artifact_files
-
-    # An ONNX graph may keep its weights in a .data file beside it.
     files = artifact_files(path, format)
     info.update(path=path, format=format, files=[os.path.basename(f) for f in files],
                 size_bytes=size_on_disk(files), kerasexport=record)

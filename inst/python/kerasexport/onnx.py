@@ -32,8 +32,9 @@ def export(model, filepath, backend, verbose=None, input_signature=None,
     # JAX exporter does for any tensor over 1 MB): the changes below are all
     # to the graph, and weights that stay where they are cost nothing.
     graph_model = onnx.load(filepath, load_external_data=False)
-    external_data = _resolve_layout(filepath, graph_model, external_data)
-    if not external_data and external_data_files(graph_model):
+    written = external_data_files(graph_model)
+    external_data = _resolve_layout(filepath, written, external_data)
+    if not external_data and written:
         # The weights, to go into the one file (the exporter's .data file is
         # left in the staging folder).
         graph_model = onnx.load(filepath)
@@ -78,13 +79,14 @@ def companion_files(path):
     return [companion] if os.path.basename(companion) in external_data_files(graph_model) else []
 
 
-def _resolve_layout(filepath, graph_model, external_data):
+def _resolve_layout(filepath, written, external_data):
     """Whether the weights go beside the file: ``external_data``, or for
     ``None``, whether one file would pass protobuf's limit, which makes
-    ``False`` an error."""
+    ``False`` an error. ``written``: the files of external weights the
+    exporter wrote beside ``filepath``."""
     folder = os.path.dirname(filepath)
     size = os.path.getsize(filepath) + sum(os.path.getsize(os.path.join(folder, name))
-                                           for name in external_data_files(graph_model))
+                                           for name in written)
     if external_data is None:
         return size > SINGLE_FILE_LIMIT
     if not external_data and size > SINGLE_FILE_LIMIT:

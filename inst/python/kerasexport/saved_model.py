@@ -67,10 +67,10 @@ def _write_archive(model, filepath, verbose, input_signature, model_names, **kwa
 
 
 def _named_serving_function(model, input_signature, serve):
-    """A traced ``tf.function`` taking a dict keyed by the model's input
-    names and returning a dict keyed by its output names, which calls the
-    ``serve`` endpoint already traced: the model is traced (or, with JAX,
-    converted) once, not twice."""
+    """A ``tf.function`` taking a dict keyed by the model's input names and
+    returning a dict keyed by its output names, which calls the ``serve``
+    endpoint rather than the model, so that the SavedModel holds one trace
+    of the model (with JAX, one jax2tf conversion)."""
     import tensorflow as tf
     from keras import tree
 
@@ -86,6 +86,8 @@ def _named_serving_function(model, input_signature, serve):
         outputs = tree.flatten(serve(*structured))
         return dict(zip(signatures.output_names(model, len(outputs)), outputs))
 
+    # Keras' add_endpoint() takes a tf.function only once it has been traced;
+    # the saver traces it again in its own context (see _write_archive()).
     serving_default.get_concrete_function()
     return serving_default
 
