@@ -78,12 +78,12 @@ def looks_like_artifact(path, format):
     if format == "onnx":
         if not os.path.isfile(path):
             return False
-        try:
-            import onnx
+        from kerasexport import onnx_file
 
-            onnx.load_model(path, load_external_data=False)
+        try:
+            onnx_file.read_graph(path)
             return True
-        except Exception:
+        except (OSError, ValueError):
             return False
     # For formats we know less about: a file of the same kind only.
     return os.path.isfile(path)

@@ -15,12 +15,12 @@ def detect_format(path):
         raise ArtifactError(f"{path!r} is a folder without a saved_model.pb: not a SavedModel.",
                             hint="Pass `format` if it is an artifact of another kind.", path=path)
     if os.path.isfile(path):
-        try:
-            import onnx
+        from kerasexport import onnx_file
 
-            onnx.load(path, load_external_data=False)
+        try:
+            onnx_file.read_graph(path)
             return "onnx"
-        except Exception:
+        except (OSError, ValueError):
             pass
     raise ArtifactError(f"{path!r} is not a SavedModel folder or an ONNX file.",
                         hint="Pass `format` if it is an artifact of another kind.", path=path)
@@ -56,9 +56,9 @@ def _onnx_value(value):
 
 
 def _describe_onnx(path):
-    import onnx
+    from kerasexport import onnx_file
 
-    graph_model = onnx.load(path, load_external_data=False)
+    graph_model = onnx_file.read_graph(path)
     initializers = {i.name for i in graph_model.graph.initializer}
     return {
         "endpoints": [{

@@ -79,9 +79,9 @@ def read(path, format):
             with open(os.path.join(path, SAVED_MODEL_FILE), encoding="utf-8") as handle:
                 return json.load(handle)
         if format == "onnx":
-            import onnx
+            from kerasexport import onnx_file
 
-            graph_model = onnx.load(path, load_external_data=False)
+            graph_model = onnx_file.read_graph(path)
             for prop in graph_model.metadata_props:
                 if prop.key == KEY:
                     return json.loads(prop.value)

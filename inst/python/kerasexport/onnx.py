@@ -3,6 +3,7 @@
 import os
 
 from kerasexport import dependencies
+from kerasexport import onnx_file
 from kerasexport import signatures
 from kerasexport.errors import ArtifactError
 
@@ -16,28 +17,19 @@ SINGLE_FILE_LIMIT = 2**31 - 1
 def export(model, filepath, backend, verbose=None, input_signature=None,
            model_names=True, finish=None, external_data=None, **kwargs):
     """Keras' ONNX export, then every change kerasexport makes to the graph
-    (``finish`` adds the caller's) in one load and one save of the file:
-    for a large model each extra round trip costs as much as the export.
+    (``finish`` adds the caller's), made to the graph alone: the weights are
+    copied once, from where the exporter wrote them to where they go, and
+    never pass through Python (see ``onnx_file``).
 
     ``external_data``: ``None`` writes one self-contained file when it fits
     in protobuf's 2 GB, else the weights go to ``<file>.data`` beside it;
     ``True`` always puts them there, ``False`` never does.
     """
-    import onnx
-
     dependencies.require_for_export(backend, FORMAT)
     model.export(filepath, format=FORMAT, verbose=verbose,
                  input_signature=input_signature, **kwargs)
-    # The graph without the weights that an exporter wrote beside it (Keras'
-    # JAX exporter does for any tensor over 1 MB): the changes below are all
-    # to the graph, and weights that stay where they are cost nothing.
-    graph_model = onnx.load(filepath, load_external_data=False)
-    written = external_data_files(graph_model)
-    external_data = _resolve_layout(filepath, written, external_data)
-    if not external_data and written:
-        # The weights, to go into the one file (the exporter's .data file is
-        # left in the staging folder).
-        graph_model = onnx.load(filepath)
+    graph_model = onnx_file.read_graph(filepath)
+    external_data = _resolve_layout(filepath, graph_model, external_data)
     if backend == "tensorflow":
         embed_captured_constants(graph_model, model, input_signature)
     if model_names:
@@ -46,47 +38,29 @@ def export(model, filepath, backend, verbose=None, input_signature=None,
                         outputs=None, model=model)
     if finish is not None:
         finish(graph_model)
-    save(graph_model, filepath, external_data)
-
-
-def external_data_files(graph_model):
-    """The files, relative to the graph's folder, that hold its external
-    weights."""
-    from onnx.external_data_helper import ExternalDataInfo
-    from onnx.external_data_helper import uses_external_data
-
-    return sorted({ExternalDataInfo(t).location
-                   for t in graph_model.graph.initializer if uses_external_data(t)})
-
-
-def data_file(path):
-    """Where kerasexport keeps an ONNX file's external weights: one file
-    beside it, named after it (Keras' JAX exporter uses the same name)."""
-    return path + ".data"
+    onnx_file.write(graph_model, filepath, external_data)
 
 
 def companion_files(path):
     """The files beside the ONNX file ``path`` that belong to it: its
     ``.data`` file, when the graph refers to it. Nothing else, so that
-    replacing an artifact never touches another file (and a self-contained
-    file of any size is never parsed for this)."""
-    import onnx
-
-    companion = data_file(path)
+    replacing an artifact never touches another file."""
+    companion = onnx_file.data_file(path)
     if not os.path.isfile(companion):
         return []
-    graph_model = onnx.load(path, load_external_data=False)
-    return [companion] if os.path.basename(companion) in external_data_files(graph_model) else []
+    graph_model = onnx_file.read_graph(path)
+    named = os.path.basename(companion) in onnx_file.weight_files(graph_model, path)
+    return [companion] if named else []
 
 
-def _resolve_layout(filepath, written, external_data):
+def _resolve_layout(filepath, graph_model, external_data):
     """Whether the weights go beside the file: ``external_data``, or for
     ``None``, whether one file would pass protobuf's limit, which makes
-    ``False`` an error. ``written``: the files of external weights the
-    exporter wrote beside ``filepath``."""
+    ``False`` an error."""
     folder = os.path.dirname(filepath)
-    size = os.path.getsize(filepath) + sum(os.path.getsize(os.path.join(folder, name))
-                                           for name in written)
+    size = os.path.getsize(filepath) + sum(
+        os.path.getsize(os.path.join(folder, name))
+        for name in onnx_file.weight_files(graph_model, filepath))
     if external_data is None:
         return size > SINGLE_FILE_LIMIT
     if not external_data and size > SINGLE_FILE_LIMIT:
@@ -96,30 +70,6 @@ def _resolve_layout(filepath, written, external_data):
             hint="Pass `external_data = TRUE` (or leave it NULL) to keep the weights in a "
             "`.data` file beside the `.onnx` file.")
     return external_data
-
-
-def save(graph_model, filepath, external_data):
-    """Write ``graph_model`` with its weights inside the file, or (with
-    ``external_data``) all in one ``.data`` file beside it. Weights that
-    ``graph_model`` still refers to beside ``filepath`` are read first."""
-    import onnx
-
-    folder = os.path.dirname(filepath)
-    location = os.path.basename(data_file(filepath))
-    written = external_data_files(graph_model)
-    if external_data and written == [location]:
-        # The exporter's layout already: write the graph, leave the weights.
-        onnx.save(graph_model, filepath)
-        return
-    if written:
-        onnx.load_external_data_for_model(graph_model, folder)
-    for name in written:
-        os.remove(os.path.join(folder, name))
-    if external_data:
-        onnx.save_model(graph_model, filepath, save_as_external_data=True,
-                        all_tensors_to_one_file=True, location=location, size_threshold=1024)
-    else:
-        onnx.save(graph_model, filepath)
 
 
 def _tf_input_signature(model, input_signature):
