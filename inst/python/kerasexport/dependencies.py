@@ -77,6 +77,8 @@ def require_for_export(backend, format):
     only for inputs of fixed shape; importing it takes 0.5 s and 60 MB.)"""
     purpose = f"Exporting a {backend}-backend model to {format!r}"
     for module, pip_name in _NEEDS.get((backend, format), []):
+        if module in sys.modules:
+            continue
         try:
             found = importlib.util.find_spec(module) is not None
         except ImportError as error:

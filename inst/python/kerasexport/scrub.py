@@ -51,6 +51,7 @@ def local_markers(extra_paths=()):
     return sorted(markers, key=len, reverse=True)
 
 
+@functools.lru_cache(maxsize=None)
 def _user_pattern():
     try:
         user = getpass.getuser()
