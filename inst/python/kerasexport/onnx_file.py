@@ -169,6 +169,9 @@ def _write_all(descriptor, data):
         view = view[os.write(descriptor, view):]
 
 
+_COPY_FILE_RANGE = getattr(os, "copy_file_range", None)
+
+
 def _copy_range(source, offset, length, descriptor):
     """Append ``length`` bytes of ``source`` from ``offset`` to the open
     file ``descriptor``: in the kernel where it can, else in 8 MB reads."""
@@ -176,12 +179,16 @@ def _copy_range(source, offset, length, descriptor):
         if offset + length > os.fstat(handle.fileno()).st_size:
             raise ValueError(f"{source!r} is shorter than its tensors say.")
         while length:
-            try:
-                copied = os.copy_file_range(handle.fileno(), descriptor, length, offset)
-            except OSError:  # a file system or kernel without it
-                copied = 0
+            copied = 0
+            if _COPY_FILE_RANGE is not None:  # Linux only
+                try:
+                    copied = _COPY_FILE_RANGE(handle.fileno(), descriptor, length, offset)
+                except OSError:  # a file system or kernel without it
+                    pass
             if not copied:
                 chunk = os.pread(handle.fileno(), min(length, 8 << 20), offset)
+                if not chunk:
+                    raise ValueError(f"{source!r} ended early.")
                 _write_all(descriptor, chunk)
                 copied = len(chunk)
             offset += copied
@@ -258,9 +265,10 @@ def _append_to_data_file(streamed, data_path):
     moved = [item for item in streamed if item[1] != data_path]
     if not moved:
         return
-    descriptor = os.open(data_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+    # Not O_APPEND, which copy_file_range() refuses.
+    descriptor = os.open(data_path, os.O_WRONLY | os.O_CREAT, 0o666)
     try:
-        offset = os.fstat(descriptor).st_size
+        offset = os.lseek(descriptor, 0, os.SEEK_END)
         for tensor, source, source_offset, length in moved:
             _copy_range(source, source_offset, length, descriptor)
             _refer_to(tensor, location, offset, length)

@@ -107,9 +107,27 @@ def test_the_graph_is_read_without_its_weights(tmp_path, layout):
         np.testing.assert_array_equal(loaded[name], value)
 
 
+@pytest.fixture(params=["copy_file_range", "read_and_write"])
+def copying(request, monkeypatch):
+    """Both ways of copying bytes: in the kernel (Linux), and the reads and
+    writes used where os.copy_file_range() is missing (macOS) or refused."""
+    if request.param == "read_and_write":
+        monkeypatch.setattr(onnx_file, "_COPY_FILE_RANGE", None)
+    elif onnx_file._COPY_FILE_RANGE is None:
+        pytest.skip("no os.copy_file_range() here")
+    else:
+        # The kernel's copy is the one taken, for the .data file too.
+        def no_reads(*args):
+            raise AssertionError("copied through Python")
+
+        monkeypatch.setattr(os, "pread", no_reads)
+    return request.param
+
+
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("external_data", [False, True])
-def test_writing_back_gives_the_same_model_in_the_asked_layout(tmp_path, layout, external_data):
+def test_writing_back_gives_the_same_model_in_the_asked_layout(tmp_path, layout, external_data,
+                                                               copying):
     path = tmp_path / "model.onnx"
     save_in_layout(mlp_graph(), path, layout)
     expected = tensors(path)
