@@ -12,13 +12,17 @@ seconds <- function(expr) {
 }
 
 # Each contender (a function returning seconds) once per run, taking turns,
-# so that they share the machine's noise; one warm-up call each first.
-# Returns the median seconds per contender, named as `...` is.
-take_turns <- function(...) {
+# so that they share the machine's noise; one warm-up call each first. The
+# order turns round from one run to the next, so that none always runs first
+# (after the one before it has left its garbage behind). Returns the median
+# seconds per contender, named as `...` is.
+take_turns <- function(..., times = runs) {
   contenders <- list(...)
   for (f in contenders) f()
-  times <- vapply(seq_len(runs), function(i) vapply(contenders, function(f) f(), 1),
-                  numeric(length(contenders)))
-  medians <- apply(matrix(times, nrow = length(contenders)), 1, stats::median)
-  stats::setNames(medians, names(contenders))
+  k <- length(contenders)
+  measured <- matrix(NA_real_, nrow = k, ncol = times)
+  for (i in seq_len(times)) {
+    for (j in (seq_len(k) + i - 2) %% k + 1) measured[j, i] <- contenders[[j]]()
+  }
+  stats::setNames(apply(measured, 1, stats::median), names(contenders))
 }

@@ -183,7 +183,8 @@ machine <- sprintf("%s; %d cores; %.0f GiB; R %s; %s", cpu, parallel::detectCore
                    getRversion(), format(Sys.time(), "%Y-%m-%d", tz = "UTC"))
 write.csv(table, file.path(results_dir, "latest.csv"), row.names = FALSE)
 md <- c(
-  sprintf("Machine: %s. Median of %d runs after a warm-up; ratio = kerasexport / baseline.", machine, runs),
+  sprintf(paste("Machine: %s. Median of %d runs (%d for the small model's export time) after a warm-up,",
+                "the contenders taking turns; ratio = kerasexport / baseline."), machine, runs, 4 * runs),
   "",
   "| benchmark | backend | format | model | baseline | baseline | kerasexport | ratio | target | met |",
   "|---|---|---|---|---|---|---|---|---|---|",
