@@ -76,15 +76,9 @@ def looks_like_artifact(path, format):
             os.path.isfile(os.path.join(path, "saved_model.pb"))
             or os.path.isfile(os.path.join(path, "saved_model.pbtxt")))
     if format == "onnx":
-        if not os.path.isfile(path):
-            return False
         from kerasexport import onnx_file
 
-        try:
-            onnx_file.read_graph(path)
-            return True
-        except (OSError, ValueError):
-            return False
+        return os.path.isfile(path) and onnx_file.is_onnx(path)
     # For formats we know less about: a file of the same kind only.
     return os.path.isfile(path)
 

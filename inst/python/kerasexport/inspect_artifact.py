@@ -14,14 +14,10 @@ def detect_format(path):
             return "tf_saved_model"
         raise ArtifactError(f"{path!r} is a folder without a saved_model.pb: not a SavedModel.",
                             hint="Pass `format` if it is an artifact of another kind.", path=path)
-    if os.path.isfile(path):
-        from kerasexport import onnx_file
+    from kerasexport import onnx_file
 
-        try:
-            onnx_file.read_graph(path)
-            return "onnx"
-        except (OSError, ValueError):
-            pass
+    if os.path.isfile(path) and onnx_file.is_onnx(path):
+        return "onnx"
     raise ArtifactError(f"{path!r} is not a SavedModel folder or an ONNX file.",
                         hint="Pass `format` if it is an artifact of another kind.", path=path)
 

@@ -146,6 +146,15 @@ def read_graph(path):
     return graph_model
 
 
+def is_onnx(path):
+    """Whether ``path`` is a readable ONNX model file."""
+    try:
+        read_graph(path)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def data_file(path):
     """Where an ONNX file's external weights go: one file beside it, named
     after it (Keras' JAX exporter uses the same name)."""
