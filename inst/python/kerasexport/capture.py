@@ -7,6 +7,7 @@ as lines, and Python warnings are recorded rather than printed.
 """
 
 import contextlib
+import functools
 import io
 import os
 import sys
@@ -44,13 +45,18 @@ def _warning_record(record):
     }
 
 
+@functools.lru_cache(maxsize=None)
+def _libc():
+    import ctypes
+
+    return ctypes.CDLL(None)
+
+
 def _flush_c_streams():
     """Flush C's stdio buffers (printf, and std::cout, which shares them), so
     that what C++ code wrote lands in the capture, not on the console later."""
     try:
-        import ctypes
-
-        ctypes.CDLL(None).fflush(None)
+        _libc().fflush(None)
     except Exception:
         pass
 

@@ -194,7 +194,8 @@ def _move_into_place(staged, path, replace, format):
                 path=target,
             )
     aside = os.path.join(os.path.dirname(staged), "previous")
-    os.mkdir(aside)
+    if old:
+        os.mkdir(aside)
     moved_aside, moved_in = [], []
     try:
         for f in old:
@@ -308,8 +309,10 @@ def _export_checked(model, path, format, verbose, input_signature, overwrite, mo
                 path=path,
             ) from error
     finally:
-        with contextlib.suppress(OSError):
-            shutil.rmtree(staging)
+        try:
+            os.rmdir(staging)  # empty once the artifact has moved out: the usual case
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
 
     result = dict(record, path=path, seconds=time.perf_counter() - started)
     if version is not None:
