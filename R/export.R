@@ -12,8 +12,10 @@
 #' half-written behind and an earlier artifact untouched.
 #'
 #' What Keras prints while exporting reaches R as a message (silence it with
-#' `verbose = FALSE` or [suppressMessages()]); Python warnings become R
-#' warnings, or messages when they only concern library internals.
+#' `verbose = FALSE` or [suppressMessages()]). Python warnings become R
+#' warnings; those that only concern library internals (deprecations inside
+#' PyTorch or NumPy, the torch tracer's notes on Keras' own code) become
+#' messages, and `verbose = FALSE` leaves them out.
 #'
 #' @param object A Keras 3 model.
 #' @param export_dir_base Path of the artifact to write: a directory for
@@ -26,8 +28,9 @@
 #'   argument the format does not accept is an error.
 #' @param format The export format: `"tf_saved_model"` (the default),
 #'   `"onnx"`, or another format the installed Keras supports.
-#' @param verbose `TRUE` or `FALSE` to show or hide what Keras prints; `NULL`
-#'   keeps Keras' default for the backend and format.
+#' @param verbose `TRUE` or `FALSE` to show or hide what Keras prints (and
+#'   warnings about library internals); `NULL` keeps Keras' default for the
+#'   backend and format.
 #' @param input_signature `NULL` to take the inputs from the model. Or a shape
 #'   such as `c(NA, 784)` (`NA` = any size; the batch axis first), an
 #'   [input_spec()], or a list of those for a model with several inputs (in

@@ -75,7 +75,7 @@ test_that("knitr captures export output as messages, and message = FALSE hides i
   expect_true(dir.exists(file.path(dir, "hidden")))
 })
 
-test_that("Python warnings become R warnings; library-internal ones messages", {
+test_that("Python warnings become R warnings; library-internal ones messages, unless verbose = FALSE", {
   skip_if_no_python()
   skip_unless_backend("tensorflow")
   reticulate::py_run_string("
@@ -91,22 +91,41 @@ class WarnsWhenTraced(keras.layers.Layer):
   k <- keras()
   inputs <- k$Input(shape = list(4L))
   model <- k$Model(inputs, main$WarnsWhenTraced()(inputs))
-  path <- file.path(withr::local_tempdir(), "warns")
-  messages <- character()
-  warnings <- list()
-  withCallingHandlers(
-    export_savedmodel(model, path, verbose = FALSE),
-    warning = function(w) {
-      warnings[[length(warnings) + 1]] <<- w
-      invokeRestart("muffleWarning")
-    },
-    message = function(m) {
-      messages[[length(messages) + 1]] <<- conditionMessage(m)
-      invokeRestart("muffleMessage")
-    }
-  )
-  expect_length(warnings, 1)
-  expect_s3_class(warnings[[1]], "kerasexport_python_warning")
-  expect_match(conditionMessage(warnings[[1]]), "UserWarning: this layer is traced")
-  expect_true(any(grepl("DeprecationWarning: an internal API is deprecated", messages)))
+  conditions_of_export <- function(verbose) {
+    path <- file.path(withr::local_tempdir(), "warns")
+    messages <- character()
+    warnings <- list()
+    withCallingHandlers(
+      export_savedmodel(model, path, verbose = verbose),
+      warning = function(w) {
+        warnings[[length(warnings) + 1]] <<- w
+        invokeRestart("muffleWarning")
+      },
+      message = function(m) {
+        messages[[length(messages) + 1]] <<- conditionMessage(m)
+        invokeRestart("muffleMessage")
+      }
+    )
+    list(messages = messages, warnings = warnings)
+  }
+
+  shown <- conditions_of_export(verbose = NULL)
+  expect_length(shown$warnings, 1)
+  expect_s3_class(shown$warnings[[1]], "kerasexport_python_warning")
+  expect_match(conditionMessage(shown$warnings[[1]]), "UserWarning: this layer is traced")
+  expect_true(any(grepl("DeprecationWarning: an internal API is deprecated", shown$messages)))
+
+  quiet <- conditions_of_export(verbose = FALSE)
+  expect_length(quiet$warnings, 1) # a warning the user can act on stays
+  expect_match(conditionMessage(quiet$warnings[[1]]), "UserWarning: this layer is traced")
+  expect_equal(quiet$messages, character())
+})
+
+test_that("a torch export with verbose = FALSE says nothing", {
+  skip_if_no_python()
+  skip_unless_backend("torch")
+  path <- file.path(withr::local_tempdir(), "model.onnx")
+  model <- small_model()
+  expect_silent(export_savedmodel(model, path, format = "onnx", verbose = FALSE))
+  expect_true(file.exists(path))
 })

@@ -23,6 +23,7 @@ class Captured:
         self.lines = []
         self.warnings = []
         self.rewrites = {}
+        self.hide_internal = False
 
     def as_dict(self):
         return {"output": list(self.lines), "warnings": list(self.warnings)}
@@ -85,6 +86,15 @@ def rewrite_in_output(old, new):
         captured.rewrites[old] = new
 
 
+def hide_internal_warnings():
+    """Leave warnings about library internals out of the capture in
+    progress, as ``verbose = False`` asks: a torch export raises five of
+    them every time (Keras means to silence its tracer's, but sets the
+    filters in a ``catch_warnings()`` block that ends before the export)."""
+    for captured in _active:
+        captured.hide_internal = True
+
+
 @contextlib.contextmanager
 def capture_output():
     """Capture Python and C-level stdout/stderr and warnings into a Captured."""
@@ -112,5 +122,6 @@ def capture_output():
             # A function traced several times warns several times: once is enough.
             unique = {}
             for record in map(_warning_record, records):
-                unique.setdefault((record["category"], record["message"]), record)
+                if not (record["internal"] and captured.hide_internal):
+                    unique.setdefault((record["category"], record["message"]), record)
             captured.warnings[:] = list(unique.values())

@@ -273,6 +273,8 @@ def _export_checked(model, path, format, verbose, input_signature, overwrite, mo
     try:
         # The user never sees, and need not know, the temporary name.
         capture.rewrite_in_output(staged, path)
+        if verbose is False:
+            capture.hide_internal_warnings()
         try:
             record = _record(model, format, backend, input_signature, model_names)
             if format in NAMED_FORMATS:

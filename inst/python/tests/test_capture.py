@@ -3,6 +3,7 @@ import sys
 import warnings
 
 from kerasexport.capture import capture_output
+from kerasexport.capture import hide_internal_warnings
 from kerasexport.capture import rewrite_in_output
 
 
@@ -21,6 +22,15 @@ def test_warnings_are_recorded_with_their_kind():
         warnings.warn("about internals", DeprecationWarning)
     kinds = {w["message"]: w["internal"] for w in captured.warnings}
     assert kinds == {"for the user": False, "about internals": True}
+
+
+def test_internal_warnings_can_be_hidden_and_others_cannot():
+    with capture_output() as captured:
+        hide_internal_warnings()
+        warnings.warn("for the user", UserWarning)
+        warnings.warn("about internals", DeprecationWarning)
+        warnings.warn("in the future", FutureWarning)
+    assert [w["message"] for w in captured.warnings] == ["for the user"]
 
 
 def test_paths_are_rewritten_in_output():
