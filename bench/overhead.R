@@ -1,7 +1,9 @@
 # Wrapper overhead and artifact size, for one backend (KERAS_BACKEND), in one
 # R process: export_savedmodel() from R vs model.export() timed inside Python
 # on the same model, median of RUNS runs (4 x RUNS for the small model) after
-# a warm-up of each.
+# a warm-up of each. An "R floor" row times model.export() called from R
+# through reticulate: what calling Python from R costs before kerasexport
+# does anything.
 # Usage: Rscript bench/overhead.R <out.csv> [runs] [models]
 bench_dir <- normalizePath(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))))
 source(file.path(bench_dir, "common.R"))
@@ -41,6 +43,7 @@ for (model_name in model_names) {
     direct_path <- models$artifact_path(work, format, "direct")
     ours_path <- models$artifact_path(work, format, "kerasexport")
     plain_path <- models$artifact_path(work, format, "plain")
+    floor_path <- models$artifact_path(work, format, "floor")
     # Each starts from an empty destination: removing the last artifact is
     # timed for neither.
     # Like for like: the weights where Keras' own export puts them (beside
@@ -57,6 +60,12 @@ for (model_name in model_names) {
       direct = function() {
         remove_artifact(direct_path)
         time_py$timed_export(model, direct_path, format)
+      },
+      # The least any R function can cost: Keras' own export called from R
+      # through reticulate, timed in R.
+      r_floor = function() {
+        remove_artifact(floor_path)
+        seconds(model$export(floor_path, format = format, verbose = FALSE))
       },
       wrapper = function() {
         remove_artifact(ours_path)
@@ -82,6 +91,8 @@ for (model_name in model_names) {
         met = value / baseline_value <= target
       )
     }
+    add("R floor for the rows below: model.export() called from R through reticulate, export time, s",
+        "model.export() in Python", direct, times[["r_floor"]], NA)
     add("export time, s (defaults)", "model.export() in Python", direct, wrapper, 1.02)
     add(sprintf("export time, s (model_names = FALSE, scrub = FALSE%s)",
                 if (isTRUE(keras_layout)) ", external_data = TRUE" else ""),
