@@ -13,9 +13,11 @@
 #'
 #' What Keras prints while exporting reaches R as a message (silence it with
 #' `verbose = FALSE` or [suppressMessages()]). Python warnings become R
-#' warnings; those that only concern library internals (deprecations inside
-#' PyTorch or NumPy, the torch tracer's notes on Keras' own code) become
-#' messages, and `verbose = FALSE` leaves them out.
+#' warnings; those that only concern library internals (deprecations, the
+#' torch tracer's notes on Keras' own code) become messages, and
+#' `verbose = FALSE` leaves them out. Python's warning filters apply as they
+#' would in Python: a deprecation inside a library stays hidden, and a
+#' filter set with Python's `warnings.filterwarnings()` holds.
 #'
 #' @param object A Keras 3 model.
 #' @param export_dir_base Path of the artifact to write: a directory for

@@ -119,6 +119,20 @@ class WarnsWhenTraced(keras.layers.Layer):
   expect_length(quiet$warnings, 1) # a warning the user can act on stays
   expect_match(conditionMessage(quiet$warnings[[1]]), "UserWarning: this layer is traced")
   expect_equal(quiet$messages, character())
+
+  # A filter set with Python's warnings module holds, as it would in Python.
+  reticulate::py_run_string("
+import warnings
+_filters_before_test = list(warnings.filters)
+warnings.filterwarnings('ignore', message='this layer is traced')
+")
+  withr::defer(reticulate::py_run_string("
+warnings.filters[:] = _filters_before_test
+warnings._filters_mutated()
+"))
+  filtered <- conditions_of_export(verbose = NULL)
+  expect_length(filtered$warnings, 0)
+  expect_true(any(grepl("DeprecationWarning: an internal API is deprecated", filtered$messages)))
 })
 
 test_that("a torch export with verbose = FALSE says nothing", {

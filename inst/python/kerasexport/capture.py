@@ -109,7 +109,9 @@ def capture_output():
                     _redirect_fd(1, native_out), _redirect_fd(2, native_out), \
                     contextlib.redirect_stdout(python_out), \
                     contextlib.redirect_stderr(python_out):
-                warnings.simplefilter("default")
+                # Python's own filters decide what is shown, as they would
+                # in Python: deprecations inside libraries stay hidden, and
+                # a filter the user set with warnings.filterwarnings() holds.
                 _active.append(captured)
                 yield captured
         finally:

@@ -33,6 +33,19 @@ def test_internal_warnings_can_be_hidden_and_others_cannot():
     assert [w["message"] for w in captured.warnings] == ["for the user"]
 
 
+def test_python_warning_filters_decide_what_is_recorded():
+    # As in a plain Python session: a filter (Python's default ones hide
+    # DeprecationWarning outside __main__, or one the user set) holds.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message="silenced by the user")
+        with capture_output() as captured:
+            warnings.warn("silenced by the user", UserWarning)
+            warnings.warn("about internals", DeprecationWarning)
+            warnings.warn("for the user", UserWarning)
+    assert [w["message"] for w in captured.warnings] == ["for the user"]
+
+
 def test_paths_are_rewritten_in_output():
     with capture_output() as captured:
         rewrite_in_output("/tmp/.staging/model", "/home/me/model")
