@@ -88,9 +88,9 @@ def rewrite_in_output(old, new):
 
 def hide_internal_warnings():
     """Leave warnings about library internals out of the capture in
-    progress, as ``verbose = False`` asks: a torch export raises five of
-    them every time (Keras means to silence its tracer's, but sets the
-    filters in a ``catch_warnings()`` block that ends before the export)."""
+    progress, as ``verbose = False`` asks. Every torch export raises the
+    tracer's notes on Keras' own code: Keras means to silence them, but sets
+    its filters in a ``catch_warnings()`` block that ends before the export."""
     for captured in _active:
         captured.hide_internal = True
 
