@@ -30,14 +30,23 @@ check_flag <- function(x, allow_null = FALSE, arg = rlang::caller_arg(x),
   invisible(x)
 }
 
-check_number <- function(x, arg = rlang::caller_arg(x), call = caller_env()) {
-  if (!(is.numeric(x) && length(x) == 1 && !is.na(x) && x >= 0)) {
+check_number <- function(x, min = 0, whole = FALSE, arg = rlang::caller_arg(x),
+                         call = caller_env()) {
+  ok <- is.numeric(x) && length(x) == 1 && !is.na(x) && is.finite(x) && x >= min &&
+    (!whole || x == trunc(x))
+  if (!ok) {
+    what <- if (whole) "a whole number" else "a finite number"
     abort_kerasexport(
-      "{.arg {arg}} must be a single non-negative number, not {.obj_type_friendly {x}}.",
+      "{.arg {arg}} must be {what} >= {min}, not {.obj_type_friendly {x}}{number_shown(x)}.",
       kind = "argument", call = call
     )
   }
   invisible(x)
+}
+
+# " (0.5)" after a type, when the value itself says what was wrong.
+number_shown <- function(x) {
+  if (is.numeric(x) && length(x) == 1 && !is.na(x)) paste0(" (", format(x), ")") else ""
 }
 
 # An absolute path, resolved against R's working directory (Python's may

@@ -16,8 +16,11 @@
 #' * `invalid_model`: `object` is not a Keras 3 model, or is not built.
 #' * `input_signature`: `input_signature` does not fit the model (count,
 #'   names, rank, dimensions, dtype); the message names the input.
-#' * `missing_dependency`: a Python package the export needs is missing;
-#'   fields `package`, `install` (the command that installs it).
+#' * `missing_dependency`: a Python package the export needs is missing
+#'   from the Python in use; fields `package`, `requirement` (the pinned
+#'   version) and `install` (the command that installs it into that Python:
+#'   its pip, or [reticulate::py_require()] for reticulate's managed
+#'   environment).
 #' * `unsupported_combination`: Keras cannot export this backend to this
 #'   format; field `alternative`.
 #' * `export_failed`: Keras raised an error while exporting; field
@@ -57,6 +60,13 @@ abort_from_python <- function(error, call = caller_env()) {
   message <- py_attr(exception, "message") %||% python_error_message(exception, error)
   hint <- py_attr(exception, "hint")
   fields <- py_attr(exception, "fields") %||% list()
+  if (identical(kind, "missing_dependency") && python_is_managed()) {
+    # reticulate's managed environment has no pip, and takes packages added
+    # with py_require() even while Python runs.
+    fields$install <- sprintf('reticulate::py_require("%s")', fields$requirement)
+    hint <- paste0("This is reticulate's managed Python: add the package with ",
+                   fields$install, ", then export again.")
+  }
   if (identical(kind, "python")) {
     type <- py_attr(exception, "__class__")$`__name__` %||% "Exception"
     message <- paste0("Python raised ", type, ": ", message)
@@ -69,6 +79,11 @@ abort_from_python <- function(error, call = caller_env()) {
     !!!fields,
     call = call
   ))
+}
+
+# Is Python the environment reticulate manages from py_require()?
+python_is_managed <- function() {
+  isTRUE(tryCatch(reticulate::py_config()$ephemeral, error = function(e) FALSE))
 }
 
 python_exception <- function(error) {

@@ -132,16 +132,17 @@ export_savedmodel.keras.src.models.model.Model <- function(
 #' @rdname export_savedmodel
 #' @export
 export_savedmodel.default <- function(object, export_dir_base, ...) {
-  # Objects kerasexport does not know (TensorFlow modules, estimators) go to
-  # the tensorflow package's generic when it is installed.
-  tensorflow_generic <- tensorflow_export_savedmodel()
-  if (!is.null(tensorflow_generic)) {
-    return(tensorflow_generic(object, export_dir_base, ...))
+  # Objects kerasexport does not know, for which the tensorflow package has
+  # a method (a TensorFlow 1 session), go to that method directly: calling
+  # tensorflow's generic from here would dispatch back to this default.
+  method <- tensorflow_method_for(object)
+  if (!is.null(method)) {
+    return(method(object, export_dir_base, ...))
   }
   abort_kerasexport(
     c("{.arg object} must be a Keras 3 model, not {.obj_type_friendly {object}}.",
       i = "Build or load the model with keras3 or {.code reticulate::import(\"keras\")}."),
-    kind = "invalid_model"
+    kind = "invalid_model", call = export_call()
   )
 }
 

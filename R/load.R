@@ -4,8 +4,13 @@
 #' writes) for [predict()]. Neither Keras nor the model's code is needed: a
 #' SavedModel runs in TensorFlow, an ONNX file in onnxruntime.
 #'
+#' tfdeploy's `load_savedmodel(sess, model_dir)` works too: when the first
+#' argument is `NULL` or a TensorFlow session, the path is the second (or
+#' `model_dir`), and the session is not needed.
+#'
 #' @param path Path of the artifact.
 #' @param format `NULL` to tell the format from the artifact.
+#' @param model_dir tfdeploy's name for `path`.
 #' @return An object of class `kerasexport_loaded_artifact`, with a print
 #'   method and a [predict()] method.
 #' @seealso [predict.kerasexport_loaded_artifact()], [predict_savedmodel()]
@@ -21,13 +26,19 @@
 #' artifact <- load_savedmodel(path)
 #' artifact
 #' predict(artifact, as.matrix(iris[1:3, 1:4]))
-load_savedmodel <- function(path, format = NULL) {
+load_savedmodel <- function(path = NULL, format = NULL, model_dir = NULL) {
+  if (is.null(path) || inherits(path, "python.builtin.object")) {
+    # tfdeploy: load_savedmodel(sess = NULL, model_dir = NULL)
+    path <- model_dir %||% format %||% getwd()
+    format <- NULL
+  }
   path <- check_path(path, must_exist = TRUE)
   check_string(format, allow_null = TRUE)
   predictor <- call_python("load_artifact", python_kwargs(list(path = path, format = format)))
   structure(list(predictor = predictor, path = path,
                  info = reticulate::py_to_r(predictor$info),
-                 predict = bind_python_method(predictor, "predict")),
+                 predict = bind_python_method(predictor, "predict"),
+                 output_names = bind_python_method(predictor, "output_names")),
             class = "kerasexport_loaded_artifact")
 }
 
@@ -67,7 +78,7 @@ print.kerasexport_loaded_artifact <- function(x, ...) {
 predict.kerasexport_loaded_artifact <- function(object, newdata, signature_name = NULL,
                                                 batch_size = 4096, ...) {
   check_string(signature_name, allow_null = TRUE)
-  check_number(batch_size)
+  check_number(batch_size, min = 1, whole = TRUE)
   inputs <- as_prediction_inputs(newdata)
   outputs <- object$predict(inputs, signature_name, as.integer(batch_size),
                             call = rlang::current_env())

@@ -1,20 +1,77 @@
 # The only file that touches the bundled Python package. It is imported
 # lazily: nothing Python starts at library(kerasexport).
 
-py_kerasexport <- NULL
+# Package state that changes after loading (a namespace's own bindings are
+# locked): the bridge module, and which notices were given.
+the <- new.env(parent = emptyenv())
+the$bridge <- NULL
+the$told_replaced <- list()
 
 load_python_module <- function() {
-  # Where to look for Python when the user has not chosen one: the
-  # virtualenv named by KERASEXPORT_PYTHON, else "r-kerasexport" (the one
-  # install_kerasexport() and the project's set-up make), the way keras3
-  # looks for "r-keras".
-  environments <- c(Sys.getenv("KERASEXPORT_PYTHON", unset = NA), "r-kerasexport")
-  py_kerasexport <<- reticulate::import_from_path(
+  if (reticulate::py_available(initialize = FALSE)) {
+    # Python is already running (keras3 started it, say): import on first
+    # use, so that library(kerasexport) never fails on what Python lacks.
+    return(invisible())
+  }
+  path <- python_package_path()
+  # reticulate::import_from_path(delay_load = list(environment = ...)) drops
+  # `environment` (reticulate 1.41-1.46), so the environment would never be
+  # looked for: import() itself registers it, and the hooks put the bundled
+  # package on sys.path for the import, as import_from_path() does.
+  the$bridge <- reticulate::import(
     "kerasexport.bridge",
-    path = system.file("python", package = "kerasexport"),
     convert = FALSE,
-    delay_load = list(environment = environments[!is.na(environments)])
+    delay_load = list(
+      environment = python_environment(),
+      before_load = function() python_path_insert(path),
+      on_load = function() python_path_remove(path),
+      on_error = function(error) python_path_remove(path)
+    )
   )
+}
+
+python_package_path <- function() system.file("python", package = "kerasexport")
+
+# Declare kerasexport's Python needs to reticulate, as keras3 does, so that
+# reticulate's managed environment (used when no environment of kerasexport,
+# keras3 or tensorflow exists) has them: Keras, ONNX, onnxruntime, the
+# server's packages, and the backend and converters for KERAS_BACKEND (CPU
+# builds). It only records them: nothing is installed at library().
+declare_python_requirements <- function() {
+  if (reticulate::py_available(initialize = FALSE)) {
+    return(invisible())
+  }
+  backend <- sub("-(cpu|gpu)$", "", Sys.getenv("KERAS_BACKEND", "tensorflow"))
+  if (!backend %in% c("tensorflow", "jax", "torch")) {
+    return(invisible())
+  }
+  requirements <- python_requirements(backend, gpu = FALSE)
+  if (length(requirements$indexes)) {
+    # uv reads extra indexes from UV_INDEX, as keras3 sets it for torch.
+    indexes <- strsplit(Sys.getenv("UV_INDEX"), " ", fixed = TRUE)[[1]]
+    Sys.setenv(UV_INDEX = paste(unique(c(indexes[nzchar(indexes)], requirements$indexes)), collapse = " "))
+  }
+  reticulate::py_require(requirements$packages)
+}
+
+# Where to look for Python when the user has not chosen one: the virtualenv
+# named by KERASEXPORT_PYTHON, else "r-kerasexport" (the one
+# install_kerasexport() and the project's set-up make), the way keras3 looks
+# for "r-keras". reticulate tries it after the environments of packages with
+# a higher priority (keras3's "r-keras", tensorflow's "r-tensorflow"), when
+# they exist, and before its own managed environment.
+python_environment <- function() {
+  chosen <- Sys.getenv("KERASEXPORT_PYTHON")
+  if (nzchar(chosen)) chosen else "r-kerasexport"
+}
+
+python_path_insert <- function(path) {
+  reticulate::import("sys", convert = FALSE)$path$insert(0L, path)
+}
+
+python_path_remove <- function(path) {
+  sys_path <- reticulate::import("sys", convert = FALSE)$path
+  if (reticulate::py_bool(sys_path$`__contains__`(path))) sys_path$remove(path)
 }
 
 #' Is Python with Keras available to kerasexport?
@@ -40,8 +97,12 @@ kerasexport_available <- function() {
 python_module <- function(call = caller_env()) {
   tryCatch(
     {
-      reticulate::py_get_attr(py_kerasexport, "__name__")
-      py_kerasexport
+      if (is.null(the$bridge)) {
+        the$bridge <- reticulate::import_from_path(
+          "kerasexport.bridge", path = python_package_path(), convert = FALSE)
+      }
+      reticulate::py_get_attr(the$bridge, "__name__")
+      the$bridge
     },
     error = function(e) {
       abort_kerasexport(

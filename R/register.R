@@ -21,12 +21,23 @@
 
 keras_model_class <- "keras.src.models.model.Model"
 
-tensorflow_export_savedmodel <- function() {
-  package <- "tensorflow"
-  if (!requireNamespace(package, quietly = TRUE)) {
+# The tensorflow package's own method for `object`'s class (it has one for
+# TensorFlow 1 sessions), or NULL. Only Python objects can have one, so a
+# plain R object never loads tensorflow.
+tensorflow_method_for <- function(object) {
+  if (!inherits(object, "python.builtin.object") ||
+      !requireNamespace("tensorflow", quietly = TRUE)) {
     return(NULL)
   }
-  getExportedValue(package, "export_savedmodel")
+  table <- get(".__S3MethodsTable__.", envir = asNamespace("tensorflow"))
+  ours <- list(export_savedmodel.keras.src.models.model.Model, export_savedmodel.default)
+  for (class in class(object)) {
+    method <- get0(paste0("export_savedmodel.", class), envir = table, inherits = FALSE)
+    if (!is.null(method) && !any(vapply(ours, identical, TRUE, method))) {
+      return(method)
+    }
+  }
+  NULL
 }
 
 register_on_tensorflow <- function(...) {
@@ -35,8 +46,13 @@ register_on_tensorflow <- function(...) {
     return(invisible(FALSE))
   }
   tensorflow <- asNamespace(namespace)
-  method <- export_savedmodel.keras.src.models.model.Model
   table <- get(".__S3MethodsTable__.", envir = tensorflow)
+  # tensorflow's generic has no default: ours gives an object that is not a
+  # Keras model the classed error instead of "no applicable method".
+  if (is.null(get0("export_savedmodel.default", envir = table, inherits = FALSE))) {
+    registerS3method("export_savedmodel", "default", export_savedmodel.default, envir = tensorflow)
+  }
+  method <- export_savedmodel.keras.src.models.model.Model
   previous <- get0(paste0("export_savedmodel.", keras_model_class), envir = table, inherits = FALSE)
   if (identical(previous, method)) {
     return(invisible(TRUE))
@@ -69,6 +85,3 @@ set_registration_hooks <- function() {
     setHook(packageEvent(package, "onLoad"), register_on_tensorflow, action = "append")
   }
 }
-
-the <- new.env(parent = emptyenv())
-the$told_replaced <- list()

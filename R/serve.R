@@ -10,7 +10,10 @@
 #'   the columnar format (`inputs`), and `signature_name`;
 #' * the `/versions/<n>` forms of each;
 #' * `GET /` a page that shows the signature and sends a request, and
-#'   `GET /openapi.json` an OpenAPI document for it.
+#'   `GET /openapi.json` an OpenAPI document for it;
+#' * tfdeploy's `POST /<signature_name>/predict` (`"instances"` in, every
+#'   output named per instance out) and `GET /swagger.json`, so that clients
+#'   of tfdeploy's server work unchanged.
 #'
 #' The server runs in its own Python process (Starlette on uvicorn), so R
 #' stays free and the server is not limited to R's one thread. It binds to
@@ -20,9 +23,22 @@
 #' happens. A folder of versions is watched: a new version is loaded and
 #' served without dropping requests.
 #'
+#' @section Scripts written for tfdeploy:
+#' tfdeploy's arguments work with tfdeploy's meaning: `model_dir` (the same
+#' as `path`), `daemonized = TRUE` (serve in the background and return, the
+#' same as `block = FALSE`) or `FALSE` (serve until interrupted), and
+#' `browse = TRUE` (open the server's page in a browser, in interactive
+#' sessions). A call that uses any of them serves on tfdeploy's port, 8089,
+#' unless `port` is given, so that such a script finds the server at the
+#' address it expects (`http://127.0.0.1:8089/serving_default/predict`).
+#'
 #' @param path Path of an artifact, or of a folder of numbered versions.
 #' @param host Address to bind; `"127.0.0.1"` serves this machine only.
-#' @param port Port to listen on.
+#' @param port Port to listen on, a whole number from 1 to 65535. `NULL`
+#'   takes 8501 (TF-Serving's REST port), or 8089 (tfdeploy's) when the call
+#'   uses tfdeploy's arguments.
+#' @param daemonized,browse,model_dir tfdeploy's arguments; see the section
+#'   below.
 #' @param name The model name in URLs; `NULL` takes the file or folder name.
 #' @param block If `FALSE` (the default), start the server in the background
 #'   and return a handle; if `TRUE`, serve until interrupted (Ctrl-C or
@@ -43,37 +59,87 @@
 #' base <- file.path(tempdir(), "iris-served")
 #' export_savedmodel(model, base, version = "auto", verbose = FALSE)
 #' server <- serve_savedmodel(base, port = 8501)
-#' predict_savedmodel(iris[1:2, 1:4], server$url)
+#' predict_savedmodel(iris[1:2, 1:4], server)
 #' server$stop()
-serve_savedmodel <- function(path, host = "127.0.0.1", port = 8501, name = NULL,
-                             block = FALSE, max_request_bytes = 32 * 1024^2, timeout = 120) {
+serve_savedmodel <- function(path, host = "127.0.0.1", port = NULL, daemonized = NULL,
+                             browse = NULL, name = NULL, block = NULL,
+                             max_request_bytes = 32 * 1024^2, timeout = 120, model_dir = NULL) {
+  tfdeploy_style <- !is.null(daemonized) || !is.null(browse) || !is.null(model_dir)
+  if (missing(path) && !is.null(model_dir)) {
+    path <- model_dir
+  }
   path <- check_path(path, must_exist = TRUE)
   check_string(host)
-  check_number(port)
+  port <- port %||% if (tfdeploy_style) 8089 else 8501
+  check_port(port)
+  check_flag(daemonized, allow_null = TRUE)
+  check_flag(browse, allow_null = TRUE)
   check_string(name, allow_null = TRUE)
-  check_flag(block)
-  check_number(max_request_bytes)
+  check_flag(block, allow_null = TRUE)
+  check_number(max_request_bytes, min = 1)
+  check_number(timeout, min = 0)
+  if (!is.null(daemonized) && !is.null(block) && daemonized == block) {
+    abort_kerasexport(
+      c("{.arg daemonized} and {.arg block} disagree.",
+        i = "{.code daemonized = TRUE} is {.code block = FALSE}: give one of them."),
+      kind = "argument"
+    )
+  }
+  block <- block %||% if (is.null(daemonized)) FALSE else !daemonized
+  versions <- call_python("servable_versions", list(path = path))
   name <- name %||% sub("\\.onnx$", "", basename(path))
-  python_module()
+  url <- sprintf("http://%s:%s", if (host %in% c("0.0.0.0", "::")) "127.0.0.1" else host,
+                 format(port, scientific = FALSE))
+  check_port_free(host, port)
   args <- c("-m", "kerasexport.server", "--path", path, "--name", name, "--host", host,
             "--port", format(port, scientific = FALSE),
             "--max-request-bytes", format(max_request_bytes, scientific = FALSE),
             "--parent-pid", Sys.getpid())
-  env <- c("current", PYTHONPATH = system.file("python", package = "kerasexport"),
+  env <- c("current", PYTHONPATH = python_package_path(),
            TF_CPP_MIN_LOG_LEVEL = "2", LD_LIBRARY_PATH = python_library_path())
+  browse <- isTRUE(browse) && interactive()
   if (block) {
-    cli::cli_inform("Serving {.val {name}} at {.url http://{host}:{port}/}; stop with Ctrl-C.")
+    cli::cli_inform("Serving {.val {name}} at {.url {url}/}; stop with Ctrl-C.")
+    if (browse) utils::browseURL(paste0(url, "/"))
     processx::run(reticulate::py_exe(), args, env = env, echo = TRUE, error_on_status = FALSE,
                   cleanup_tree = TRUE)
     return(invisible(NULL))
   }
   process <- processx::process$new(reticulate::py_exe(), args, env = env, stdout = "|",
                                    stderr = "|", cleanup = TRUE, cleanup_tree = TRUE)
-  url <- sprintf("http://%s:%s", if (host %in% c("0.0.0.0", "::")) "127.0.0.1" else host,
-                 format(port, scientific = FALSE))
   server <- new_server(process, url, name)
   wait_until_serving(server, timeout)
+  if (browse) utils::browseURL(paste0(url, "/"))
   server
+}
+
+check_port <- function(x, arg = rlang::caller_arg(x), call = caller_env()) {
+  if (!(is.numeric(x) && length(x) == 1 && !is.na(x) && x == trunc(x) && x >= 1 && x <= 65535)) {
+    abort_kerasexport(
+      "{.arg {arg}} must be a whole number from 1 to 65535, not {.obj_type_friendly {x}}{number_shown(x)}.",
+      kind = "argument", call = call
+    )
+  }
+  invisible(x)
+}
+
+# Something already answering on host:port would make the server fail to
+# bind, after its process started: say so before anything starts.
+check_port_free <- function(host, port, call = caller_env()) {
+  address <- if (host %in% c("0.0.0.0", "::", "")) "127.0.0.1" else host
+  connection <- tryCatch(
+    suppressWarnings(socketConnection(address, port, open = "r+", blocking = TRUE, timeout = 1)),
+    error = function(e) NULL
+  )
+  if (!is.null(connection)) {
+    close(connection)
+    abort_kerasexport(
+      c("Port {port} on {address} is already in use by another program.",
+        i = "Stop that program, or pass another {.arg port}."),
+      kind = "serve", call = call, port = port
+    )
+  }
+  invisible(port)
 }
 
 # R puts its own library folders on LD_LIBRARY_PATH, and they can hold a
@@ -98,9 +164,7 @@ new_server <- function(process, url, name) {
       if (!process$is_alive()) {
         return("stopped")
       }
-      answer <- tryCatch(curl::curl_fetch_memory(paste0(url, "/v1/models/", name)),
-                         error = function(e) NULL)
-      if (!is.null(answer) && answer$status_code == 200) "serving" else "starting"
+      if (identical(http_status(paste0(url, "/v1/models/", name)), 200L)) "serving" else "starting"
     },
     stop = function() {
       if (process$is_alive()) {
@@ -114,9 +178,16 @@ new_server <- function(process, url, name) {
   structure(server, class = "kerasexport_server")
 }
 
+# The status code of a GET, or NA when nothing answered in time: a program
+# that accepts connections but never answers must not hold R.
+http_status <- function(url, seconds = 2) {
+  handle <- curl::new_handle(connecttimeout = seconds, timeout = seconds)
+  tryCatch(curl::curl_fetch_memory(url, handle = handle)$status_code, error = function(e) NA_integer_)
+}
+
 wait_until_serving <- function(server, timeout, call = caller_env()) {
   deadline <- Sys.time() + timeout
-  while (Sys.time() < deadline) {
+  repeat {
     status <- server$status()
     if (status == "serving") {
       return(invisible(server))
@@ -130,10 +201,15 @@ wait_until_serving <- function(server, timeout, call = caller_env()) {
         kind = "serve", call = call
       )
     }
+    if (Sys.time() >= deadline) break
     Sys.sleep(0.2)
   }
   server$stop()
-  abort_kerasexport("The server did not answer within {timeout} seconds.", kind = "serve", call = call)
+  abort_kerasexport(
+    c("The server did not answer within {timeout} second{?s}; it has been stopped.",
+      i = "A large model can take longer to load: pass a larger {.arg timeout}."),
+    kind = "serve", call = call
+  )
 }
 
 #' @export
@@ -145,21 +221,28 @@ print.kerasexport_server <- function(x, ...) {
 
 #' Predict with an artifact, a loaded artifact or a server
 #'
-#' The calling convention of tfdeploy's `predict_savedmodel()`, so that
-#' scripts written for tfdeploy work by changing `library()`.
+#' tfdeploy's `predict_savedmodel()`, with its calling convention and its
+#' result, so that scripts written for tfdeploy work by changing `library()`.
 #'
 #' @param instances The inputs, one instance per row: a matrix or data frame,
 #'   a list of instances (each a vector, or a named list for named inputs),
 #'   or a named list of arrays (one per input).
 #' @param model A path to an artifact, an artifact from [load_savedmodel()],
-#'   a server from [serve_savedmodel()], or the URL of a TF-Serving
-#'   compatible server (`http://host:port`, optionally with
-#'   `/v1/models/<name>`).
-#' @param signature_name The signature to call; `NULL` for the default.
-#' @param ... Passed to [predict.kerasexport_loaded_artifact()].
+#'   a server from [serve_savedmodel()], or a server's URL: TF-Serving's
+#'   (`http://host:port/v1/models/<name>`, which kerasexport's server and
+#'   TF-Serving answer) or tfdeploy's (`http://host:port/<signature>/predict`).
+#' @param signature_name The signature to call; `NULL` for the default
+#'   (`"serving_default"`).
+#' @param ... For tfdeploy's scripts: `type` (`"export"` for a path,
+#'   `"webapi"` for a URL, `"graph"` for a loaded artifact) chooses how
+#'   `model` is read, and `sess` is accepted and not needed. Anything else is
+#'   passed to [predict.kerasexport_loaded_artifact()] (`batch_size`).
 #' @return An object of class `savedmodel_predictions`: a list with
-#'   `predictions`, one element per instance (a vector, or a named list when
-#'   the model has several outputs), as tfdeploy returned.
+#'   `predictions`, one element per instance. From a path or a loaded
+#'   artifact, as tfdeploy returned: each instance a named list with one
+#'   element per output. From a server, what it answered: for TF-Serving's
+#'   API, a vector per instance for one output and a named list for
+#'   several.
 #' @export
 #' @examplesIf kerasexport_available()
 #' keras <- reticulate::import("keras")
@@ -171,13 +254,28 @@ print.kerasexport_server <- function(x, ...) {
 #' export_savedmodel(model, path, format = "onnx", verbose = FALSE, overwrite = TRUE)
 #' predict_savedmodel(iris[1:2, 1:4], path)
 predict_savedmodel <- function(instances, model, signature_name = NULL, ...) {
+  dots <- list(...)
+  type <- dots$type
+  dots$type <- NULL
+  dots$sess <- NULL # tfdeploy's TensorFlow 1 session: nothing to do with it
+  if (!is.null(type)) {
+    check_string(type)
+    if (!type %in% c("export", "webapi", "graph")) {
+      abort_kerasexport(
+        "{.arg type} must be {.or {.val {c('export', 'webapi', 'graph')}}}, not {.val {type}}.",
+        kind = "argument"
+      )
+    }
+  }
+  check_string(signature_name, allow_null = TRUE)
   if (inherits(model, "kerasexport_server")) {
     model <- paste0(model$url, "/v1/models/", model$name)
   }
-  if (is.character(model) && length(model) == 1 && grepl("^https?://", model)) {
+  is_url <- is.character(model) && length(model) == 1 && !is.na(model) && grepl("^https?://", model)
+  if (identical(type, "webapi") || (is.null(type) && is_url)) {
     return(predict_over_http(instances, model, signature_name))
   }
-  if (is.character(model)) {
+  if (is.character(model) && length(model) == 1 && !is_url) {
     model <- load_savedmodel(model)
   }
   if (!inherits(model, "kerasexport_loaded_artifact")) {
@@ -186,8 +284,22 @@ predict_savedmodel <- function(instances, model, signature_name = NULL, ...) {
       kind = "argument"
     )
   }
-  outputs <- stats::predict(model, instances_as_columns(instances), signature_name = signature_name, ...)
+  outputs <- do.call(stats::predict, c(list(model, instances_as_columns(instances),
+                                            signature_name = signature_name), dots))
+  if (!is.list(outputs)) {
+    outputs <- stats::setNames(list(outputs), model$output_names(signature_name))
+  }
   structure(list(predictions = rows_of(outputs)), class = "savedmodel_predictions")
+}
+
+#' @export
+print.savedmodel_predictions <- function(x, ...) {
+  predictions <- x$predictions
+  for (index in seq_along(predictions)) {
+    if (length(predictions) > 1) cat("Prediction ", index, ":\n", sep = "")
+    print(predictions[[index]])
+  }
+  invisible(x)
 }
 
 instances_as_columns <- function(instances) {
@@ -222,34 +334,58 @@ rows_of <- function(outputs) {
   lapply(seq_len(n), function(i) lapply(outputs, one_row, i = i))
 }
 
+# tfdeploy's route is POST <url> itself; TF-Serving's is <url>:predict.
 predict_over_http <- function(instances, url, signature_name, call = caller_env()) {
-  if (!grepl("/v1/models/", url)) {
+  url <- sub("/$", "", url)
+  endpoint <- if (grepl("/v1/models/[^/:]+(/versions/[0-9]+)?$", url)) {
+    paste0(url, ":predict")
+  } else if (grepl("/predict$", url)) {
+    url
+  } else {
     abort_kerasexport(
-      c("{.arg model} is a server address without a model name.",
-        i = "Use {.code http://host:port/v1/models/<name>}."),
+      c("{.arg model} is a server address without a model: {.url {url}}.",
+        i = "Use TF-Serving's {.code http://host:port/v1/models/<name>}, or tfdeploy's
+             {.code http://host:port/serving_default/predict}."),
       kind = "argument", call = call
     )
   }
-  rows <- if (is.data.frame(instances) || is.matrix(instances)) {
-    lapply(seq_len(nrow(instances)), function(i) unname(unlist(instances[i, , drop = TRUE])))
-  } else {
-    instances
-  }
-  body <- list(instances = rows)
+  body <- list(instances = instance_rows(instances, call = call))
   if (!is.null(signature_name)) body$signature_name <- signature_name
-  handle <- curl::new_handle()
+  handle <- curl::new_handle(connecttimeout = 10)
   curl::handle_setopt(handle, post = TRUE,
-                      postfields = jsonlite::toJSON(body, auto_unbox = TRUE, digits = NA))
+                      postfields = jsonlite::toJSON(body, auto_unbox = TRUE, digits = NA,
+                                                    na = "null"))
   curl::handle_setheaders(handle, "Content-Type" = "application/json")
-  response <- curl::curl_fetch_memory(paste0(sub("/$", "", url), ":predict"), handle = handle)
-  answer <- jsonlite::fromJSON(rawToChar(response$content), simplifyVector = FALSE)
-  if (response$status_code != 200) {
+  response <- tryCatch(
+    curl::curl_fetch_memory(endpoint, handle = handle),
+    error = function(e) {
+      abort_kerasexport(
+        c("No answer from the server at {.url {endpoint}}.",
+          x = conditionMessage(e),
+          i = "Is the server running? Start one with {.fn serve_savedmodel}."),
+        kind = "serve", call = call, parent = NA
+      )
+    }
+  )
+  answer <- tryCatch(jsonlite::fromJSON(rawToChar(response$content), simplifyVector = FALSE),
+                     error = function(e) NULL)
+  if (response$status_code != 200 || is.null(answer$predictions)) {
+    error <- if (is.list(answer)) answer$error else NULL
     abort_kerasexport(
-      c("The server answered {response$status_code}: {answer$error %||% 'no error message'}"),
+      "The server at {.url {endpoint}} answered {response$status_code}: {error %||% 'no predictions'}",
       kind = "serve", call = call, status = response$status_code
     )
   }
   structure(list(predictions = lapply(answer$predictions, function(p) {
     if (is.list(p) && !is.null(names(p))) lapply(p, unlist) else unlist(p)
   })), class = "savedmodel_predictions")
+}
+
+# Instances as JSON rows: a list per instance. Rows of a matrix or data
+# frame are taken as they are; a list of instances must be rectangular.
+instance_rows <- function(instances, call = caller_env()) {
+  if (is.data.frame(instances) || is.matrix(instances)) {
+    return(lapply(seq_len(nrow(instances)), function(i) unname(unlist(instances[i, , drop = TRUE]))))
+  }
+  instances
 }

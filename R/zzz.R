@@ -5,6 +5,7 @@
   if (!nzchar(Sys.getenv("TF_CPP_MIN_LOG_LEVEL"))) {
     Sys.setenv(TF_CPP_MIN_LOG_LEVEL = "1")
   }
+  declare_python_requirements()
   load_python_module()
   set_registration_hooks()
   register_on_tensorflow()

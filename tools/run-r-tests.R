@@ -1,30 +1,48 @@
 # Runs the testthat suite against the installed package, once per Keras
-# backend, each in its own R process; prints one summary line per backend and
-# a total line "N passed, N failed, N skipped"; exits non-zero on failure.
+# backend (each in its own R process: KERAS_BACKEND is fixed when Keras is
+# first imported) and, when the R package keras3 is installed, once per load
+# order: keras3 attached before kerasexport, and after it, as users do.
+# Prints one summary line per run and a total line
+# "N passed, N failed, N skipped"; exits non-zero on failure.
+#
+#   Rscript tools/run-r-tests.R [backend ...] [--order=before|after|none]
 args <- commandArgs(trailingOnly = TRUE)
+order_arg <- sub("^--order=", "", grep("^--order=", args, value = TRUE))
+args <- grep("^--order=", args, value = TRUE, invert = TRUE)
 backends <- if (length(args)) args else c("tensorflow", "jax", "torch")
+has_keras3 <- nzchar(system.file(package = "keras3"))
+orders <- if (length(order_arg)) order_arg else if (has_keras3) c("before", "after") else "none"
 root <- normalizePath(file.path(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))), ".."))
 totals <- c(passed = 0, failed = 0, skipped = 0)
 for (backend in backends) {
-  cat(sprintf("\n== testthat, KERAS_BACKEND=%s ==\n", backend))
-  counts <- callr::r(
-    function(dir) {
-      results <- as.data.frame(testthat::test_dir(
-        dir, package = "kerasexport", load_package = "installed",
-        reporter = testthat::SummaryReporter$new(show_praise = FALSE),
-        stop_on_failure = FALSE
-      ))
-      c(passed = sum(results$passed),
-        failed = sum(results$failed) + sum(results$error),
-        skipped = sum(results$skipped))
-    },
-    args = list(dir = file.path(root, "tests", "testthat")),
-    env = c(callr::rcmd_safe_env(), KERAS_BACKEND = backend, NOT_CRAN = "true"),
-    show = TRUE, stderr = "2>&1"
-  )
-  cat(sprintf("%s: %d passed, %d failed, %d skipped\n", backend,
-              counts[["passed"]], counts[["failed"]], counts[["skipped"]]))
-  totals <- totals + counts
+  for (order in orders) {
+    label <- sprintf("KERAS_BACKEND=%s, keras3 %s", backend,
+                     switch(order, before = "attached before kerasexport",
+                            after = "attached after kerasexport", none = "not loaded"))
+    cat(sprintf("\n== testthat, %s ==\n", label))
+    counts <- callr::r(
+      function(dir, order) {
+        # "after": tests/testthat/helper-kerasexport.R attaches keras3 once
+        # kerasexport is attached.
+        if (order == "before") library(keras3)
+        results <- as.data.frame(testthat::test_dir(
+          dir, package = "kerasexport", load_package = "installed",
+          reporter = testthat::SummaryReporter$new(show_praise = FALSE),
+          stop_on_failure = FALSE
+        ))
+        c(passed = sum(results$passed),
+          failed = sum(results$failed) + sum(results$error),
+          skipped = sum(results$skipped))
+      },
+      args = list(dir = file.path(root, "tests", "testthat"), order = order),
+      env = c(callr::rcmd_safe_env(), KERAS_BACKEND = backend, NOT_CRAN = "true",
+              KERASEXPORT_TEST_KERAS3 = order),
+      show = TRUE, stderr = "2>&1"
+    )
+    cat(sprintf("%s: %d passed, %d failed, %d skipped\n", label,
+                counts[["passed"]], counts[["failed"]], counts[["skipped"]]))
+    totals <- totals + counts
+  }
 }
 cat(sprintf("\ntestthat: %d passed, %d failed, %d skipped\n",
             totals[["passed"]], totals[["failed"]], totals[["skipped"]]))

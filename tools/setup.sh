@@ -2,11 +2,14 @@
 # Sets up everything kerasexport needs on a fresh Debian 12 machine, and skips
 # each step that is already done:
 #   1. Debian's R and the R packages the package and its tests use;
-#   2. reticulate >= 1.41 (bookworm ships 1.28, which refuses NumPy 2), built
-#      from Debian trixie's source tarball;
-#   3. the pinned Python virtualenv in .venv, registered as the virtualenv
+#   2. keras3, tensorflow and their R dependencies (with reticulate >= 1.42)
+#      from the folder of source tarballs beside the checkout, when there is
+#      one (CRAN cannot be reached from these machines);
+#   3. otherwise reticulate >= 1.41 (bookworm ships 1.28, which refuses
+#      NumPy 2), built from Debian trixie's source tarball;
+#   4. the pinned Python virtualenv in .venv, registered as the virtualenv
 #      "r-kerasexport" so that library(kerasexport) finds it from anywhere;
-#   4. the kerasexport R package itself.
+#   5. the kerasexport R package itself.
 # Each step keeps a stamp (under .cache/stamps) keyed on what it depends on.
 set -euo pipefail
 
@@ -40,7 +43,46 @@ else
   say "Debian packages: present"
 fi
 
-# 2. reticulate >= 1.41 ------------------------------------------------------
+# 2. keras3, tensorflow and their R dependencies ------------------------------
+# Users install these from CRAN; these machines cannot reach CRAN, so when a
+# folder of their source tarballs sits beside the checkout (../shared/
+# r-packages, or KERASEXPORT_R_PACKAGES), they are installed from it, with
+# the Debian packages they import. The tests then run against the real
+# packages. Without the folder, this step is skipped and the tests that need
+# keras3 skip.
+R_PACKAGES=${KERASEXPORT_R_PACKAGES:-$ROOT/../shared/r-packages}
+if [ -d "$R_PACKAGES" ] && [ -f "$R_PACKAGES/keras3.tar.gz" ]; then
+  R_DEPS=(r-cran-zeallot r-cran-magrittr r-cran-glue r-cran-fastmap r-cran-r6 r-cran-generics
+    r-cran-whisker r-cran-yaml r-cran-rstudioapi r-cran-lifecycle r-cran-base64enc
+    r-cran-tidyselect r-cran-backports)
+  missing=()
+  for p in "${R_DEPS[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing Debian packages for keras3: ${missing[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  # reticulate first (keras3 needs >= 1.42), then in the order of their imports.
+  order=(reticulate config tfautograph tfruns tensorflow dotty keras3)
+  r_key=$(for p in "${order[@]}"; do sha256sum "$R_PACKAGES/$p.tar.gz"; done | sha256sum | cut -c1-16)
+  installed_all=$(Rscript -e 'cat(all(vapply(commandArgs(TRUE), requireNamespace, TRUE, quietly = TRUE)))' "${order[@]}" 2>/dev/null || echo FALSE)
+  if [ "$(cat "$STAMPS/r-packages" 2>/dev/null)" = "$r_key" ] && [ "$installed_all" = TRUE ]; then
+    say "keras3, tensorflow and friends from $R_PACKAGES: installed"
+  else
+    for p in "${order[@]}"; do
+      say "installing the R package $p from $R_PACKAGES"
+      as_root R CMD INSTALL --no-docs --no-html --no-multiarch "$R_PACKAGES/$p.tar.gz" \
+        >"$CACHE/r-package-$p.log" 2>&1 || { cat "$CACHE/r-package-$p.log"; exit 1; }
+    done
+    echo "$r_key" >"$STAMPS/r-packages"
+  fi
+else
+  say "no folder of keras3/tensorflow sources at $R_PACKAGES: skipping them"
+fi
+
+# 3. reticulate >= 1.41 ------------------------------------------------------
 if Rscript -e 'quit(status = !(requireNamespace("reticulate", quietly = TRUE) && packageVersion("reticulate") >= "1.41"))' >/dev/null 2>&1; then
   say "reticulate >= 1.41: present"
 else
@@ -64,7 +106,7 @@ else
     { cat "$CACHE/reticulate-install.log"; exit 1; }
 fi
 
-# 3. Python virtualenv -------------------------------------------------------
+# 4. Python virtualenv -------------------------------------------------------
 venv_key=$(hash_of "$LOCK"; "$PYTHON" --version)
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMPS/venv" 2>/dev/null)" = "$venv_key" ]; then
   say "Python virtualenv .venv: up to date"
@@ -87,7 +129,7 @@ else
   say "note: $link exists and is not ours; leaving it (set KERASEXPORT_PYTHON to choose)"
 fi
 
-# 4. the R package -------------------------------------------------------------
+# 5. the R package -------------------------------------------------------------
 pkg_key=$(cd "$ROOT" && find DESCRIPTION NAMESPACE R inst man -type f ! -path '*/__pycache__/*' ! -path '*/.pytest_cache/*' -print0 |
   sort -z | xargs -0 cat | sha256sum | cut -c1-16)
 if [ "$(cat "$STAMPS/package" 2>/dev/null)" = "$pkg_key" ] &&

@@ -3,6 +3,17 @@
 
 test_backend <- function() Sys.getenv("KERAS_BACKEND", "tensorflow")
 
+# The load order under test (tools/run-r-tests.R runs the suite in each):
+# "before" attached keras3 before kerasexport; "after" attaches it here, once
+# kerasexport is attached, as `library(kerasexport); library(keras3)` does.
+if (identical(Sys.getenv("KERASEXPORT_TEST_KERAS3"), "after")) {
+  suppressPackageStartupMessages(library(keras3))
+}
+
+skip_if_no_keras3 <- function() {
+  skip_if_not_installed("keras3")
+}
+
 skip_if_no_python <- function() {
   skip_if_not(kerasexport_available(), "Python with Keras 3 is not available")
 }

@@ -15,7 +15,8 @@ export_with_hidden_modules <- function(hidden, backend, format, path) {
         },
         kerasexport_error = function(e) {
           list(class = class(e), package = e$package, install = e$install,
-               message = conditionMessage(e))
+               requirement = e$requirement, message = conditionMessage(e),
+               python = reticulate::py_exe())
         }
       )
     },
@@ -32,6 +33,9 @@ test_that("a missing converter names the package and the install command", {
   expect_true("kerasexport_error_missing_dependency" %in% result$class)
   expect_equal(result$package, "tf2onnx")
   expect_match(result$install, "pip install 'tf2onnx==1.17.0'", fixed = TRUE)
+  expect_equal(result$requirement, "tf2onnx==1.17.0")
+  # The command installs into the Python that kerasexport is using.
+  expect_true(startsWith(result$install, result$python))
   expect_match(result$message, "install_kerasexport()", fixed = TRUE)
   expect_equal(folder_contents(dir), character())
 })

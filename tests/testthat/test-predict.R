@@ -47,7 +47,12 @@ test_that("predict_savedmodel() takes tfdeploy's calling convention", {
   from_path <- suppressMessages(predict_savedmodel(iris[1:2, 1:4], path))
   expect_s3_class(from_path, "savedmodel_predictions")
   expect_length(from_path$predictions, 2)
-  expect_length(from_path$predictions[[1]], 3)
+  # As tfdeploy returned: per instance, a list named by the model's outputs.
+  output <- artifact_info(path)$endpoints[[1]]$outputs[[1]]$name
+  expect_named(from_path$predictions[[1]], output)
+  want <- reticulate::py_to_r(keras()$ops$convert_to_numpy(model(as.matrix(iris[1:2, 1:4]))))
+  expect_equal(from_path$predictions[[2]][[output]], want[2, ], tolerance = 1e-5)
+  expect_output(print(from_path), "Prediction 2:")
   rows <- list(c(5.1, 3.5, 1.4, 0.2), c(4.9, 3.0, 1.4, 0.2))
   from_rows <- suppressMessages(predict_savedmodel(rows, load_savedmodel(path)))
   expect_equal(from_rows$predictions, from_path$predictions, tolerance = 1e-6)

@@ -1,25 +1,11 @@
-# Which export_savedmodel() method runs when tensorflow and keras3 are around.
-# Debian has neither package, so stand-ins that reproduce their S3 set-up
-# (fixtures/stub-packages) are installed into a temporary library, and each
-# load order runs in a fresh R process. The method's identity is compared, so
-# no Python is needed.
+# Which export_savedmodel() method runs when the real tensorflow and keras3
+# packages are around, in each load order, each in a fresh R process. The
+# method's identity is compared, and dispatch is tried for real with an
+# object of the Keras model class (no Python needed).
 
-install_stub_packages <- function() {
-  lib <- withr::local_tempdir(.local_envir = parent.frame())
-  for (package in c("tensorflow", "keras3")) {
-    source <- test_path("fixtures", "stub-packages", package)
-    output <- system2(file.path(R.home("bin"), "R"),
-                      c("CMD", "INSTALL", "--no-test-load", "-l", shQuote(lib), shQuote(source)),
-                      stdout = TRUE, stderr = TRUE)
-    if (!dir.exists(file.path(lib, package))) stop(paste(output, collapse = "\n"))
-  }
-  lib
-}
-
-which_method_runs <- function(lib, load_order) {
+which_method_runs <- function(load_order) {
   callr::r(
-    function(lib, load_order) {
-      .libPaths(c(lib, .libPaths()))
+    function(load_order) {
       messages <- character()
       withCallingHandlers(
         for (package in load_order) library(package, character.only = TRUE),
@@ -47,13 +33,13 @@ which_method_runs <- function(lib, load_order) {
         messages = messages
       )
     },
-    args = list(lib = lib, load_order = load_order)
+    args = list(load_order = load_order)
   )
 }
 
 test_that("kerasexport's method wins whatever the load order", {
   skip_on_cran()
-  lib <- install_stub_packages()
+  skip_if_no_keras3()
   orders <- list(
     c("kerasexport", "keras3"),
     c("keras3", "kerasexport"),
@@ -61,7 +47,7 @@ test_that("kerasexport's method wins whatever the load order", {
     c("tensorflow", "kerasexport")
   )
   for (order in orders) {
-    result <- which_method_runs(lib, order)
+    result <- which_method_runs(order)
     label <- paste(order, collapse = " then ")
     expect_true(result$tensorflow_has_ours, label = label)
     expect_equal(result$via_tensorflow, "kerasexport", label = label)

@@ -56,9 +56,29 @@ test_that("an existing file that is not an artifact is never replaced", {
   expect_error(export_savedmodel(small_model(), data_file, format = "onnx", overwrite = TRUE),
                regexp = "not a 'onnx' artifact", class = "kerasexport_error_artifact")
   expect_equal(readLines(data_file), "not a model")
-  expect_error(export_savedmodel(small_model(), file.path(dir, "no", "such", "m.onnx"), format = "onnx"),
-               regexp = "does not exist", class = "kerasexport_error_artifact")
   expect_equal(folder_contents(dir), "data.onnx")
+})
+
+test_that("missing folders are created, and removed again when the export fails", {
+  skip_if_no_python()
+  dir <- withr::local_tempdir()
+  format <- backend_formats()[[1]]
+  nested <- file.path(dir, "path", "to", if (format == "onnx") "location.onnx" else "location")
+  suppressMessages(export_savedmodel(small_model(), nested, format = format, verbose = FALSE))
+  expect_true(file.exists(nested))
+  expect_true(suppressMessages(verify_artifact(nested, small_model()))$passed)
+
+  # A failure after the folders were made leaves nothing behind...
+  failing <- file.path(dir, "new", "folders", "m.onnx")
+  expect_error(export_savedmodel(small_model(), failing, format = "onnx", opset_version = "x"),
+               class = "kerasexport_error")
+  expect_false(dir.exists(file.path(dir, "new")))
+  # ...and a file in the way is named.
+  writeLines("data", file.path(dir, "a-file"))
+  expect_error(export_savedmodel(small_model(), file.path(dir, "a-file", "m.onnx"), format = "onnx"),
+               regexp = "is a file", class = "kerasexport_error_artifact")
+  expect_equal(readLines(file.path(dir, "a-file")), "data")
+  expect_setequal(list.files(dir), c("path", "a-file"))
 })
 
 test_that("an unwritable folder is a classed error and stays empty", {

@@ -12,6 +12,7 @@ from kerasexport.formats import accepted_kwargs
 from kerasexport.formats import supported_formats
 from kerasexport.inspect_artifact import describe as describe_artifact
 from kerasexport.predictor import load as load_artifact
+from kerasexport.server import servable_versions
 from kerasexport.verify import verify
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "describe_kwargs",
     "export_model",
     "load_artifact",
+    "servable_versions",
     "supported_formats",
     "verify",
 ]

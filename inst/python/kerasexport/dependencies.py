@@ -28,36 +28,43 @@ _RUNTIME_NEEDS = {
 
 
 def pinned_versions():
-    """The versions in requirements.txt beside this package, by pip name."""
-    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "requirements.txt")
+    """The versions pinned in requirements.ini beside this package, by pip
+    name (extras left out: ``jax[cpu]==0.10.2`` pins ``jax``)."""
+    path = os.path.join(os.path.dirname(os.path.dirname(__file__)), "requirements.ini")
     pins = {}
     try:
         with open(path, encoding="utf-8") as handle:
             for line in handle:
                 line = line.split("#", 1)[0].strip()
-                if "==" in line:
+                if "==" in line and not line.startswith("["):
                     name, version = line.split("==", 1)
-                    pins[name.strip().lower()] = version.strip()
+                    pins.setdefault(name.split("[", 1)[0].strip().lower(), version.strip())
     except OSError:
         pass
     return pins
 
 
-def install_command(pip_name):
+def pinned_requirement(pip_name):
+    """``name==version`` as pinned in requirements.ini, else the bare name."""
     version = pinned_versions().get(pip_name.lower())
-    requirement = f"{pip_name}=={version}" if version else pip_name
-    return f"{sys.executable} -m pip install '{requirement}'"
+    return f"{pip_name}=={version}" if version else pip_name
+
+
+def install_command(pip_name):
+    """The command that installs ``pip_name`` into the Python running now."""
+    return f"{sys.executable} -m pip install '{pinned_requirement(pip_name)}'"
 
 
 def _missing(module, pip_name, purpose, error):
     command = install_command(pip_name)
     return MissingDependencyError(
         f"{purpose} needs the Python package '{pip_name}', "
-        f"which could not be imported ({error}).",
-        hint=f"Install it with: {command}  "
-        "(or from R: kerasexport::install_kerasexport())",
+        f"which this Python ({sys.executable}) could not import ({error}).",
+        hint=f"Install it into this Python with: {command}  "
+        "(or make an environment with everything: kerasexport::install_kerasexport())",
         package=pip_name,
         module=module,
+        requirement=pinned_requirement(pip_name),
         install=command,
     )
 

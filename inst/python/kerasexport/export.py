@@ -83,15 +83,32 @@ def looks_like_artifact(path, format):
     return os.path.isfile(path)
 
 
+def make_folders(folder, created):
+    """Create ``folder`` and any missing folders above it, as Keras' own
+    SavedModel export does (the keras3 documentation's example writes to
+    "path/to/location"); each folder made is appended to ``created`` so that
+    a failed export can remove it again."""
+    missing = []
+    while not os.path.isdir(folder):
+        if os.path.lexists(folder):
+            raise ArtifactError(
+                f"{folder!r} is a file, so the artifact cannot be written inside it.",
+                hint="Choose a path whose folders are folders.", path=folder)
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    for needed in reversed(missing):
+        try:
+            os.mkdir(needed)
+        except OSError as error:
+            raise ArtifactError(
+                f"The folder {needed!r} could not be created ({error.strerror or error}).",
+                hint="Check the permissions of the folders above it, or choose another path.",
+                path=needed) from error
+        created.append(needed)
+
+
 def _check_destination(path, format, overwrite):
     if not os.path.lexists(path):
-        parent = os.path.dirname(path)
-        if not os.path.isdir(parent):
-            raise ArtifactError(
-                f"The folder {parent!r} that should hold the artifact does not exist.",
-                hint="Create it first, e.g. with dir.create(recursive = TRUE).",
-                path=path,
-            )
         return False
     if not overwrite:
         raise ArtifactError(
@@ -131,10 +148,7 @@ def versioned_path(base, format, version, created=None):
         raise ArtifactError(f"{base!r} is a file, not a folder of versions.", path=base)
     folder = os.path.join(base, str(version))
     created = created if created is not None else []
-    for needed in ([base, folder] if format == "onnx" else [base]):
-        if not os.path.isdir(needed):
-            os.mkdir(needed)
-            created.append(needed)
+    make_folders(folder if format == "onnx" else base, created)
     return os.path.join(folder, "model.onnx") if format == "onnx" else folder
 
 
@@ -240,10 +254,12 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None,
                 names=["external_data"], format=format)
         kwargs = dict(kwargs, external_data=external_data)
     check_model(model, has_signature=input_signature is not None)
-    created = []  # version folders made here, removed again if the export fails
+    created = []  # folders made here, removed again if the export fails
     try:
         if version is not None:
             path = versioned_path(path, format, version, created)
+        else:
+            make_folders(os.path.dirname(path), created)
         return _export_checked(model, path, format, verbose, input_signature, overwrite,
                                model_names, scrub, version, kwargs)
     except BaseException:

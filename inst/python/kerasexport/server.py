@@ -9,6 +9,9 @@ move to TF-Serving itself later).
     GET  /                                            a page to try requests
     GET  /openapi.json                                OpenAPI document
 
+and tfdeploy's ``POST /{signature_name}/predict`` (``GET /swagger.json``), so
+that scripts written for tfdeploy's server work unchanged.
+
 ``path`` is one artifact (served as version 1) or a folder of versions laid
 out as TF-Serving expects (``path/1/``, ``path/2/``, ...): the newest is
 served by default, a version written while the server runs is picked up
@@ -34,6 +37,7 @@ import time
 
 import numpy as np
 
+from kerasexport.errors import ArtifactError
 from kerasexport.errors import KerasExportError
 from kerasexport.predictor import InputError
 from kerasexport.predictor import Predictor
@@ -51,8 +55,10 @@ class ServingError(Exception):
 
 
 def is_artifact(path):
+    from kerasexport import onnx_file
+
     return (os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))) or (
-        os.path.isfile(path) and path.endswith(".onnx"))
+        os.path.isfile(path) and path.endswith(".onnx") and onnx_file.is_onnx(path))
 
 
 def version_dirs(base):
@@ -73,6 +79,27 @@ def version_dirs(base):
             if onnx_files:
                 found[int(name)] = os.path.join(folder, onnx_files[0])
     return found
+
+
+def servable_versions(path):
+    """The versions a server at ``path`` serves: ``[1]`` for one artifact,
+    else the numbered folders that hold one. Raises ArtifactError, saying
+    what ``path`` is instead, when there is nothing to serve."""
+    path = os.path.abspath(os.fspath(path))
+    if is_artifact(path):
+        return [1]
+    versions = sorted(version_dirs(path))
+    if versions:
+        return versions
+    hint = ("Serve a SavedModel folder, an .onnx file, or a folder of numbered versions "
+            "as export_savedmodel(version = ) writes it.")
+    if os.path.isdir(path):
+        raise ArtifactError(
+            f"{path!r} is a folder without a saved_model.pb and without numbered version "
+            "folders (1/, 2/, ...) that hold an artifact.", hint=hint, path=path)
+    if os.path.exists(path):
+        raise ArtifactError(f"{path!r} is a file that is not an ONNX model.", hint=hint, path=path)
+    raise ArtifactError(f"No artifact at {path!r}.", hint=hint, path=path)
 
 
 class ModelRepository:
@@ -183,6 +210,11 @@ def parse_request(body, predictor, signature_name):
 
 
 def format_response(outputs, layout, output_names):
+    if layout == "tfdeploy":
+        # tfdeploy's server named every output, one object per instance.
+        columns = {k: _to_json(outputs[k]) for k in output_names}
+        count = len(next(iter(columns.values())))
+        return {"predictions": [{k: columns[k][i] for k in output_names} for i in range(count)]}
     if layout == "columnar":
         if len(output_names) == 1:
             return {"outputs": _to_json(outputs[output_names[0]])}
@@ -351,6 +383,14 @@ def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES):
 
     async def predict(request):
         check_name(request)
+        return await answer_predict(request, signature_name=None, layout=None)
+
+    async def tfdeploy_predict(request):
+        # tfdeploy's route: POST /<signature_name>/predict with "instances".
+        return await answer_predict(request, signature_name=request.path_params["signature"],
+                                    layout="tfdeploy")
+
+    async def answer_predict(request, signature_name, layout):
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > max_request_bytes):
             raise ServingError(f"Request body exceeds the limit of {max_request_bytes} bytes.", 413)
@@ -364,12 +404,14 @@ def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES):
         except (UnicodeDecodeError, ValueError) as failure:
             raise ServingError(f"JSON Parse error: {failure}") from None
         predictor = repository.get(version_of(request))
-        signature_name = payload.get("signature_name") if isinstance(payload, dict) else None
+        if isinstance(payload, dict) and "signature_name" in payload:
+            signature_name = payload["signature_name"]
         if signature_name is not None and not isinstance(signature_name, str):
             raise ServingError("'signature_name' must be a string.")
-        inputs, layout = parse_request(payload, predictor, signature_name)
+        inputs, parsed_layout = parse_request(payload, predictor, signature_name)
         outputs = await run_in_threadpool(predictor.predict, inputs, signature_name)
-        return JSONResponse(format_response(outputs, layout, predictor.output_names(signature_name)))
+        return JSONResponse(format_response(outputs, layout or parsed_layout,
+                                            predictor.output_names(signature_name)))
 
     async def home(request):
         return HTMLResponse(page(name, repository.latest, repository.get()))
@@ -391,6 +433,10 @@ def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES):
         route("/v1/models/{name}/versions/{version}/metadata", metadata, ["GET"]),
         route("/v1/models/{name}:predict", predict, ["POST"]),
         route("/v1/models/{name}/versions/{version}:predict", predict, ["POST"]),
+        # tfdeploy's API, so that its clients work unchanged.
+        route("/swagger.json", openapi, ["GET"]),
+        route("/{signature}/predict", tfdeploy_predict, ["POST"]),
+        route("/{signature}/predict/", tfdeploy_predict, ["POST"]),
     ]
 
     async def not_found(request, exc):

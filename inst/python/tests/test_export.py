@@ -133,3 +133,18 @@ def test_verify_detects_a_different_model(tmp_path, small_model, iris_like):
     with pytest.raises(MismatchError) as info:
         verify(path, "onnx", other, inputs=[iris_like])
     assert info.value.fields["max_abs_diff"] > 1e-5
+
+
+def test_missing_folders_are_made_and_removed_on_failure(tmp_path, small_model):
+    """As Keras' own SavedModel export, the folders above the artifact are
+    created; when the export fails, the ones it created go again."""
+    from kerasexport.errors import KerasExportError
+
+    format = backend_formats()[0]
+    path = tmp_path / "path" / "to" / artifact_name(format)
+    export_model(small_model, str(path), format=format, verbose=False)
+    assert path.exists()
+    with pytest.raises(KerasExportError):
+        export_model(small_model, str(tmp_path / "new" / "deeper" / "m.onnx"), format="onnx",
+                     verbose=False, opset_version="x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["path"]

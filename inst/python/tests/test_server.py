@@ -252,3 +252,35 @@ def test_bounded_load(served, iris_model):
         t.join()
     assert errors == []
     assert sum(counts) > 16
+
+
+def test_tfdeploy_route_names_every_output(served, iris_model):
+    """tfdeploy's clients POST /<signature_name>/predict and read every
+    output by name, one object per instance."""
+    server, _ = served
+    x = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+    for url in (f"{server.url}/serving_default/predict", f"{server.url}/serving_default/predict/"):
+        status, body = request(url, {"instances": x})
+        assert status == 200
+        assert [list(p) for p in body["predictions"]] == [["species"], ["species"]]
+        np.testing.assert_allclose([p["species"] for p in body["predictions"]],
+                                   expected(iris_model, x), atol=1e-6)
+    status, body = request(f"{server.url}/nope/predict", {"instances": x})
+    assert status == 400 and "not found" in body["error"]
+    status, body = request(f"{server.url}/swagger.json")
+    assert status == 200 and "paths" in body
+
+
+def test_servable_versions_says_what_a_path_is(tmp_path, iris_model):
+    from kerasexport.errors import ArtifactError
+    from kerasexport.server import servable_versions
+
+    base = tmp_path / "iris"
+    export_model(iris_model, str(base), format=FORMAT, version=2, verbose=False)
+    assert servable_versions(str(base)) == [2]
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes.txt").write_text("not a model")
+    for path, fragment in ((tmp_path / "empty", "folder without"), (tmp_path / "notes.txt", "not an ONNX"),
+                           (tmp_path / "missing", "No artifact")):
+        with pytest.raises(ArtifactError, match=fragment):
+            servable_versions(str(path))
