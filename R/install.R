@@ -37,7 +37,7 @@
 #'   elsewhere.
 #' @param envname Name or path of the virtualenv to create.
 #' @param python_version The Python versions to choose from, as
-#'   [reticulate::virtualenv_starter()] takes them, in order of preference:
+#'   `reticulate::virtualenv_starter()` takes them, in order of preference:
 #'   by default 3.11 (the version kerasexport is tested with), else the
 #'   newest from 3.10 to 3.13.
 #' @param python The Python to build the environment from; `NULL` takes one
