@@ -133,7 +133,7 @@ as_python_signature <- function(x, call = caller_env()) {
     return(x)
   }
   if (inherits(x, "kerasexport_input_spec") || is_shape(x)) {
-    return(signature_spec(x))
+    return(signature_spec(x, call = call))
   }
   if (is.list(x) && length(x) > 0) {
     if (!is.null(names(x)) && !all(nzchar(names(x)))) {
@@ -156,7 +156,7 @@ as_python_signature <- function(x, call = caller_env()) {
           kind = "input_signature", call = call
         )
       }
-      signature_spec(element)
+      signature_spec(element, label = if (is.null(names(x))) i else names(x)[[i]], call = call)
     })
     if (is.null(names(x))) {
       return(reticulate::r_to_py(elements))
@@ -178,10 +178,13 @@ is_shape <- function(x) {
     all(vapply(x, function(d) is.null(d) || (is.numeric(d) || is.logical(d)) && length(d) == 1, TRUE))
 }
 
-signature_spec <- function(x) {
+signature_spec <- function(x, label = NULL, call = caller_env()) {
   if (!inherits(x, "kerasexport_input_spec")) {
     x <- list(shape = if (is.list(x)) vapply(x, function(d) if (is.null(d)) NA_real_ else as.numeric(d), 1) else x)
   }
+  check_shape(x$shape, what = if (is.null(label)) "{.arg input_signature}" else
+    sprintf("Input %s of {.arg input_signature}", encodeString(as.character(label), quote = "'")),
+    call = call)
   # Dimensions go as numbers (None for NA): Python checks that they are whole
   # and non-negative, and names the offending one.
   shape <- lapply(as.numeric(x$shape), function(d) if (is.na(d)) NULL else d)
@@ -190,4 +193,19 @@ signature_spec <- function(x) {
     list(TRUE, shape, x$dtype, x$name),
     convert = FALSE
   )
+}
+
+# A shape is whole numbers >= 1, with NA for "any size". Keras and its
+# converters fail on 0, Inf or fractions deep inside, with their own words.
+check_shape <- function(shape, what = "{.arg shape}", call = caller_env()) {
+  dims <- as.numeric(shape)
+  bad <- which(!is.na(dims) & !(is.finite(dims) & dims >= 1 & dims == trunc(dims)))
+  if (length(bad) > 0) {
+    abort_kerasexport(
+      c(paste0(what, " has dimension {bad[[1]]} = {format(dims[[bad[[1]]]])}."),
+        i = "Dimensions are whole numbers >= 1, or NA for any size (the batch axis first), e.g. {.code c(NA, 4)}."),
+      kind = "input_signature", call = call
+    )
+  }
+  invisible(shape)
 }

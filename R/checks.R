@@ -73,12 +73,24 @@ check_path <- function(x, must_exist = FALSE, arg = rlang::caller_arg(x),
 
 check_version <- function(x, arg = rlang::caller_arg(x), call = caller_env()) {
   ok <- is.null(x) || identical(x, "auto") ||
-    (is.numeric(x) && length(x) == 1 && !is.na(x) && x >= 1 && x == trunc(x))
+    (is.numeric(x) && length(x) == 1 && !is.na(x) && x >= 1 && x == trunc(x) &&
+       x <= .Machine$integer.max)
   if (!ok) {
     abort_kerasexport(
       c("{.arg {arg}} must be a whole number >= 1, {.val auto} or {.code NULL}, not {.obj_type_friendly {x}}.",
         i = "TF-Serving reads versions as folder names 1, 2, 3, ..."),
       kind = "argument", call = call
+    )
+  }
+  invisible(x)
+}
+
+check_keras_model <- function(x, arg = rlang::caller_arg(x), call = caller_env()) {
+  if (!inherits(x, "keras.src.models.model.Model")) {
+    abort_kerasexport(
+      c("{.arg {arg}} must be a Keras 3 model, not {.obj_type_friendly {x}}.",
+        i = "Build or load the model with keras3 or {.code reticulate::import(\"keras\")}."),
+      kind = "invalid_model", call = call
     )
   }
   invisible(x)

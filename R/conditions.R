@@ -19,7 +19,7 @@
 #' * `missing_dependency`: a Python package the export needs is missing
 #'   from the Python in use; fields `package`, `requirement` (the pinned
 #'   version) and `install` (the command that installs it into that Python:
-#'   its pip, or [reticulate::py_require()] for reticulate's managed
+#'   its pip, or `reticulate::py_require()` for reticulate's managed
 #'   environment).
 #' * `unsupported_combination`: Keras cannot export this backend to this
 #'   format; field `alternative`.

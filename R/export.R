@@ -139,11 +139,7 @@ export_savedmodel.default <- function(object, export_dir_base, ...) {
   if (!is.null(method)) {
     return(method(object, export_dir_base, ...))
   }
-  abort_kerasexport(
-    c("{.arg object} must be a Keras 3 model, not {.obj_type_friendly {object}}.",
-      i = "Build or load the model with keras3 or {.code reticulate::import(\"keras\")}."),
-    kind = "invalid_model", call = export_call()
-  )
+  check_keras_model(object, call = export_call())
 }
 
 #' Export formats offered by the installed Keras

@@ -25,6 +25,7 @@ input_spec <- function(shape, dtype = NULL, name = NULL) {
       kind = "input_signature"
     )
   }
+  check_shape(shape)
   check_string(dtype, allow_null = TRUE)
   check_string(name, allow_null = TRUE)
   structure(list(shape = as.numeric(shape), dtype = dtype, name = name),

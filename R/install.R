@@ -18,7 +18,7 @@
 #'   for Linux is a CUDA build of several GB); with `gpu = TRUE` the CUDA
 #'   builds (`tensorflow[and-cuda]`, `jax[cuda12]`, PyPI's `torch`);
 #' * when the R package keras3 is installed, what keras3 declares with
-#'   [reticulate::py_require()] (SciPy, pandas, Pillow, pydot, IPython and
+#'   `reticulate::py_require()` (SciPy, pandas, Pillow, pydot, IPython and
 #'   TensorFlow), so that one Python serves both packages.
 #'
 #' On a CPU machine with the TensorFlow backend the environment takes about

@@ -38,6 +38,7 @@ load_savedmodel <- function(path = NULL, format = NULL, model_dir = NULL) {
   structure(list(predictor = predictor, path = path,
                  info = reticulate::py_to_r(predictor$info),
                  predict = bind_python_method(predictor, "predict"),
+                 signature = bind_python_method(predictor, "signature"),
                  output_names = bind_python_method(predictor, "output_names")),
             class = "kerasexport_loaded_artifact")
 }
@@ -79,7 +80,7 @@ predict.kerasexport_loaded_artifact <- function(object, newdata, signature_name 
                                                 batch_size = 4096, ...) {
   check_string(signature_name, allow_null = TRUE)
   check_number(batch_size, min = 1, whole = TRUE)
-  inputs <- as_prediction_inputs(newdata)
+  inputs <- as_prediction_inputs(newdata, function() object$signature(signature_name)$inputs)
   outputs <- object$predict(inputs, signature_name, as.integer(batch_size),
                             call = rlang::current_env())
   if (length(outputs) == 1) outputs[[1]] else outputs
@@ -88,27 +89,59 @@ predict.kerasexport_loaded_artifact <- function(object, newdata, signature_name 
 # newdata -> what Predictor.prepare() takes: one array, or a list or dict of
 # them. Data frames become matrices (rows are instances). R arrays are left
 # for reticulate to hand to numpy as part of the call.
-as_prediction_inputs <- function(newdata, call = caller_env()) {
-  to_array <- function(x, label) {
+#
+# NA: reticulate hands an integer NA to numpy as -2147483648 and a logical
+# NA as TRUE, numbers the model would silently use. For an input whose
+# dtype is a float, NA becomes NaN; for an integer or boolean input it is an
+# error. `input_specs()` gives the signature's inputs (name, dtype), asked
+# for only when there is an NA.
+as_prediction_inputs <- function(newdata, input_specs, call = caller_env()) {
+  to_array <- function(x, element = NULL, name = NULL) {
     if (is.data.frame(x)) {
       x <- as.matrix(x)
     }
     if (!(is.numeric(x) || is.logical(x))) {
       abort_kerasexport(
-        c("{label} must be numeric (an array, matrix or data frame), not {.obj_type_friendly {x}}."),
+        if (is.null(element)) {
+          "{.arg newdata} must be numeric (an array, matrix or data frame), not {.obj_type_friendly {x}}."
+        } else {
+          "Element {element} of {.arg newdata} must be numeric (an array, matrix or data frame), not {.obj_type_friendly {x}}."
+        },
         kind = "predict_input", call = call
       )
+    }
+    if ((is.integer(x) || is.logical(x)) && anyNA(x)) {
+      x <- missing_as_nan(x, input_spec_for(input_specs(), element, name), call)
     }
     if (is.null(dim(x))) as.array(x) else x
   }
   if (is.list(newdata) && !is.data.frame(newdata)) {
     arrays <- lapply(seq_along(newdata), function(i) {
-      to_array(newdata[[i]], paste0("Element ", i, " of {.arg newdata}"))
+      to_array(newdata[[i]], element = i, name = names(newdata)[i])
     })
     if (!is.null(names(newdata))) {
       return(reticulate::py_dict(names(newdata), arrays, convert = FALSE))
     }
     return(reticulate::r_to_py(arrays))
   }
-  to_array(newdata, "{.arg newdata}")
+  to_array(newdata)
+}
+
+input_spec_for <- function(specs, element, name) {
+  if (!is.null(name)) {
+    for (spec in specs) if (identical(spec$name, name)) return(spec)
+  }
+  specs[[element %||% 1L]] %||% list(name = name %||% "?", dtype = "float32")
+}
+
+missing_as_nan <- function(x, spec, call) {
+  if (grepl("^(float|bfloat|half|double)", spec$dtype)) {
+    storage.mode(x) <- "double" # NA_real_ reaches numpy as NaN
+    return(x)
+  }
+  abort_kerasexport(
+    c("{.arg newdata} holds NA for input {.val {spec$name}}, which is {spec$dtype}.",
+      i = "Integer and boolean inputs cannot be missing: fill in or drop those rows first."),
+    kind = "predict_input", call = call, input = spec$name
+  )
 }

@@ -47,7 +47,8 @@
 #' @param max_request_bytes The largest request body accepted.
 #' @param timeout Seconds to wait for the server to answer before giving up.
 #' @return With `block = FALSE`, a `kerasexport_server`: a list with `url`,
-#'   `name`, `process`, `status()` and `stop()`. With `block = TRUE`, `NULL`
+#'   `name`, `process`, `log` (the server's log file, kept under 2 MiB with
+#'   one older file `<log>.1`), `status()` and `stop()`. With `block = TRUE`, `NULL`
 #'   once the server has stopped.
 #' @export
 #' @examplesIf kerasexport_available() && interactive()
@@ -91,23 +92,28 @@ serve_savedmodel <- function(path, host = "127.0.0.1", port = NULL, daemonized =
   url <- sprintf("http://%s:%s", if (host %in% c("0.0.0.0", "::")) "127.0.0.1" else host,
                  format(port, scientific = FALSE))
   check_port_free(host, port)
+  # The server logs to a file of bounded size (never to a pipe that nobody
+  # reads, which would block it once full); what its Python writes before
+  # logging starts goes to a file beside it.
+  log <- file.path(tempdir(), sprintf("kerasexport-server-%s-%s.log", port, Sys.getpid()))
   args <- c("-m", "kerasexport.server", "--path", path, "--name", name, "--host", host,
             "--port", format(port, scientific = FALSE),
             "--max-request-bytes", format(max_request_bytes, scientific = FALSE),
-            "--parent-pid", Sys.getpid())
+            "--parent-pid", Sys.getpid(), "--log-file", log)
   env <- c("current", PYTHONPATH = python_package_path(),
            TF_CPP_MIN_LOG_LEVEL = "2", LD_LIBRARY_PATH = python_library_path())
   browse <- isTRUE(browse) && interactive()
   if (block) {
-    cli::cli_inform("Serving {.val {name}} at {.url {url}/}; stop with Ctrl-C.")
+    cli::cli_inform("Serving {.val {name}} at {.url {url}/}, logging to {.path {log}}; stop with Ctrl-C.")
     if (browse) utils::browseURL(paste0(url, "/"))
     processx::run(reticulate::py_exe(), args, env = env, echo = TRUE, error_on_status = FALSE,
                   cleanup_tree = TRUE)
     return(invisible(NULL))
   }
-  process <- processx::process$new(reticulate::py_exe(), args, env = env, stdout = "|",
-                                   stderr = "|", cleanup = TRUE, cleanup_tree = TRUE)
-  server <- new_server(process, url, name)
+  process <- processx::process$new(reticulate::py_exe(), args, env = env,
+                                   stdout = paste0(log, ".out"), stderr = "2>&1",
+                                   cleanup = TRUE, cleanup_tree = TRUE)
+  server <- new_server(process, url, name, log)
   wait_until_serving(server, timeout)
   if (browse) utils::browseURL(paste0(url, "/"))
   server
@@ -155,11 +161,12 @@ python_library_path <- function() {
         collapse = .Platform$path.sep)
 }
 
-new_server <- function(process, url, name) {
+new_server <- function(process, url, name, log) {
   server <- list(
     url = url,
     name = name,
     process = process,
+    log = log,
     status = function() {
       if (!process$is_alive()) {
         return("stopped")
@@ -193,12 +200,10 @@ wait_until_serving <- function(server, timeout, call = caller_env()) {
       return(invisible(server))
     }
     if (status == "stopped") {
-      output <- paste(c(server$process$read_all_output(), server$process$read_all_error()),
-                      collapse = "\n")
       abort_kerasexport(
-        c("The server stopped before it served.",
-          i = "Its output:", " " = "{output}"),
-        kind = "serve", call = call
+        c("The server stopped before it served: {server_failure(server)}",
+          i = "Its log: {.path {server$log}}"),
+        kind = "serve", call = call, log = server$log
       )
     }
     if (Sys.time() >= deadline) break
@@ -212,10 +217,27 @@ wait_until_serving <- function(server, timeout, call = caller_env()) {
   )
 }
 
+# Why a server process ended: the last thing it logged, in a sentence.
+server_failure <- function(server) {
+  lines <- unlist(lapply(c(server$log, paste0(server$log, ".out")), function(f) {
+    if (file.exists(f)) readLines(f, warn = FALSE) else character()
+  }))
+  if (any(grepl("address already in use", lines, ignore.case = TRUE))) {
+    return("its port is already in use by another program.")
+  }
+  reasons <- grep("(Error|error|Exception):", lines, value = TRUE)
+  reason <- if (length(reasons)) utils::tail(reasons, 1) else utils::tail(lines[nzchar(lines)], 1)
+  if (length(reason) == 0) {
+    return(sprintf("its process exited with status %s.", server$process$get_exit_status()))
+  }
+  sub("^.*?(kerasexport\\.[a-z_.]*|[A-Za-z]*Error): ", "", reason)
+}
+
 #' @export
 print.kerasexport_server <- function(x, ...) {
   cat(sprintf("<kerasexport_server> %s at %s/ (%s)\n", x$name, x$url, x$status()))
   cat(sprintf("  predict: POST %s/v1/models/%s:predict\n", x$url, x$name))
+  cat(sprintf("  log: %s\n", x$log))
   invisible(x)
 }
 
@@ -284,7 +306,7 @@ predict_savedmodel <- function(instances, model, signature_name = NULL, ...) {
       kind = "argument"
     )
   }
-  outputs <- do.call(stats::predict, c(list(model, instances_as_columns(instances),
+  outputs <- do.call(stats::predict, c(list(model, instances_as_columns(instances, call = rlang::current_env()),
                                             signature_name = signature_name), dots))
   if (!is.list(outputs)) {
     outputs <- stats::setNames(list(outputs), model$output_names(signature_name))
@@ -302,21 +324,52 @@ print.savedmodel_predictions <- function(x, ...) {
   invisible(x)
 }
 
-instances_as_columns <- function(instances) {
+# Instances (one per element) as what predict() takes: one matrix, or one
+# per named input. Rows are never recycled: instances of different lengths,
+# or naming different inputs, are an error.
+instances_as_columns <- function(instances, call = caller_env()) {
   if (is.data.frame(instances) || is.matrix(instances) || is.array(instances)) {
     return(instances)
   }
-  if (is.list(instances) && !is.null(names(instances))) {
+  if (!is.list(instances) || length(instances) == 0) {
+    abort_kerasexport(
+      c("{.arg instances} must be a matrix, a data frame or a list of instances, not {.obj_type_friendly {instances}}.",
+        i = "tfdeploy's form is a list with one element per instance, e.g. {.code list(c(5.1, 3.5, 1.4, 0.2))}."),
+      kind = "predict_input", call = call
+    )
+  }
+  if (!is.null(names(instances))) {
     return(instances) # already one array per named input
   }
-  if (is.list(instances) && length(instances) > 0 && is.list(instances[[1]]) &&
-      !is.null(names(instances[[1]]))) {
+  if (is.list(instances[[1]]) && !is.null(names(instances[[1]]))) {
     input_names <- names(instances[[1]])
+    for (i in seq_along(instances)) {
+      if (!identical(sort(names(instances[[i]])), sort(input_names))) {
+        abort_kerasexport(
+          c("Instance {i} of {.arg instances} names the inputs {.val {names(instances[[i]])}}; instance 1 names {.val {input_names}}.",
+            i = "Every instance names the same inputs."),
+          kind = "predict_input", call = call
+        )
+      }
+    }
     return(stats::setNames(lapply(input_names, function(n) {
-      do.call(rbind, lapply(instances, function(i) unlist(i[[n]])))
+      rows_to_matrix(lapply(instances, function(i) unlist(i[[n]])), paste0("input ", n), call)
     }), input_names))
   }
-  do.call(rbind, lapply(instances, unlist))
+  rows_to_matrix(lapply(instances, unlist), "instances", call)
+}
+
+rows_to_matrix <- function(rows, what, call) {
+  lengths <- lengths(rows)
+  if (any(lengths != lengths[[1]])) {
+    odd <- which(lengths != lengths[[1]])[[1]]
+    abort_kerasexport(
+      c("The {what} are ragged: instance {odd} has {lengths[[odd]]} value{?s}, instance 1 has {lengths[[1]]}.",
+        i = "Every instance needs the same number of values: rows are never recycled."),
+      kind = "predict_input", call = call
+    )
+  }
+  do.call(rbind, rows)
 }
 
 rows_of <- function(outputs) {
@@ -387,5 +440,6 @@ instance_rows <- function(instances, call = caller_env()) {
   if (is.data.frame(instances) || is.matrix(instances)) {
     return(lapply(seq_len(nrow(instances)), function(i) unname(unlist(instances[i, , drop = TRUE]))))
   }
+  instances_as_columns(instances, call = call) # only to refuse ragged instances
   instances
 }

@@ -31,6 +31,7 @@
 #' verify_artifact(path, model)
 verify_artifact <- function(path, model, data = NULL, format = NULL, tolerance = 1e-5) {
   path <- check_path(path, must_exist = TRUE)
+  check_keras_model(model)
   check_string(format, allow_null = TRUE)
   check_number(tolerance)
   if (!is.null(data) && (!is.list(data) || is.data.frame(data))) {
@@ -38,6 +39,10 @@ verify_artifact <- function(path, model, data = NULL, format = NULL, tolerance =
   }
   inputs <- NULL
   if (!is.null(data)) {
+    if (length(data) == 0) {
+      abort_kerasexport("{.arg data} is an empty list.", kind = "predict_input")
+    }
+    for (i in seq_along(data)) check_numeric_data(data[[i]], i)
     inputs <- lapply(data, as_input_array)
     if (!is.null(names(data))) {
       inputs <- reticulate::py_dict(names(data), unname(inputs), convert = FALSE)
@@ -74,6 +79,23 @@ format.kerasexport_verification <- function(x, ...) {
 print.kerasexport_verification <- function(x, ...) {
   cat(format(x, ...), sep = "\n")
   invisible(x)
+}
+
+check_numeric_data <- function(x, i, call = caller_env()) {
+  if (is.data.frame(x)) x <- as.matrix(x)
+  if (!(is.numeric(x) || is.logical(x)) || length(x) == 0) {
+    abort_kerasexport(
+      "Element {i} of {.arg data} must be a non-empty numeric array, matrix or data frame, not {.obj_type_friendly {x}}.",
+      kind = "predict_input", call = call
+    )
+  }
+  if ((is.integer(x) || is.logical(x)) && anyNA(x)) {
+    abort_kerasexport(
+      c("Element {i} of {.arg data} holds NA.",
+        i = "Give complete data to compare on: NA would reach Python as another number."),
+      kind = "predict_input", call = call
+    )
+  }
 }
 
 # Python casts each input to the dtype the model expects.

@@ -3,7 +3,7 @@
 # because the machines are noisy. Writes bench/results/latest.csv and
 # bench/results/latest.md, and prints the table.
 # Usage: make bench   (or Rscript bench/run.R; BENCH_BACKENDS, BENCH_RUNS,
-# BENCH_MODELS narrow it down)
+# BENCH_MODELS and BENCH_ONLY narrow it down)
 bench_dir <- normalizePath(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))))
 root <- dirname(bench_dir)
 runs <- as.integer(Sys.getenv("BENCH_RUNS", "5"))
@@ -37,7 +37,10 @@ run_process <- function(command, args, backend) {
 
 rows <- list()
 failed <- character()
+# BENCH_ONLY="keras3,verify" runs only the sections whose names start so.
+only <- strsplit(Sys.getenv("BENCH_ONLY"), ",")[[1]]
 section <- function(label, code) {
+  if (length(only) && !any(startsWith(label, only))) return(invisible())
   tryCatch(code, error = function(e) {
     message("FAILED: ", label, ": ", conditionMessage(e))
     failed <<- c(failed, sprintf("%s: %s", label, strsplit(conditionMessage(e), "\n")[[1]][[1]]))
@@ -109,6 +112,44 @@ for (backend in backends) {
                       case$measure), median(values$floor), NA)
       add_row(sprintf("%s (R imports: %s)", case$measure, paste(modules$r, collapse = " ")),
               median(values$r), 1.10)
+    })
+  }
+}
+
+# keras3 as the peer: export time and what each can do, in-process; cold
+# start of a script that attaches keras3, in fresh processes taking turns.
+has_keras3 <- nzchar(system.file(package = "keras3"))
+if (has_keras3) {
+  for (backend in backends) section(paste("keras3 peer", backend), {
+    message("keras3 peer: ", backend)
+    models_here <- if (backend %in% large_backends) bench_models else sub(",?large_mlp", "", bench_models)
+    run_script("keras3.R", backend, models_here)
+    cells <- file.path(work, sprintf("keras3-%s-cells.txt", backend))
+    if (file.exists(cells)) file.copy(cells, file.path(results_dir, sprintf("keras3-cells-%s.txt", backend)),
+                                      overwrite = TRUE)
+  })
+  for (backend in backends) {
+    for (format in formats_for(backend)) section(paste("keras3 cold start", backend, format), {
+      message("keras3 cold start: ", backend, " ", format)
+      rscript <- file.path(R.home("bin"), "Rscript")
+      values <- list(keras3 = numeric(), kerasexport = numeric())
+      for (i in seq_len(runs + 1)) {
+        for (who in if (i %% 2) names(values) else rev(names(values))) {
+          target <- artifact(format, paste0("cold-", who))
+          unlink(c(target, paste0(target, ".data")), recursive = TRUE)
+          started <- Sys.time()
+          run_process(rscript, c(file.path(bench_dir, "keras3_cold_start.R"), who, format, target), backend)
+          if (i > 1) values[[who]] <- c(values[[who]], as.numeric(Sys.time() - started, units = "secs"))
+        }
+      }
+      theirs <- median(values$keras3)
+      ours <- median(values$kerasexport)
+      rows[[length(rows) + 1]] <- data.frame(
+        benchmark = "cold start, s: Rscript, library(keras3), build, export (defaults)",
+        backend = backend, format = format, model = "small_mlp", baseline = "keras3's own method",
+        baseline_value = signif(theirs, 4), value = signif(ours, 4), ratio = round(ours / theirs, 3),
+        target = 1.00, met = ours / theirs <= 1.00
+      )
     })
   }
 }

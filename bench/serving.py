@@ -43,8 +43,8 @@ port = free_port()
 env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(HERE), "inst", "python"))
 log = open(os.path.join(os.path.dirname(os.path.abspath(artifact)), "server.log"), "w+")
 server = subprocess.Popen([sys.executable, "-m", "kerasexport.server", "--path", artifact,
-                           "--name", "m", "--port", str(port)], env=env,
-                          stdout=log, stderr=subprocess.STDOUT)
+                           "--name", "m", "--port", str(port), "--log-file", log.name + ".rotating"],
+                          env=env, stdout=log, stderr=subprocess.STDOUT)
 try:
     deadline = time.time() + 300
     while True:
@@ -118,6 +118,48 @@ try:
 
     server_rps = statistics.median(throughput_server() for _ in range(max(1, runs // 2)))
     local_rps = statistics.median(throughput_local() for _ in range(max(1, runs // 2)))
+
+    # The largest request the server accepts (just under its 32 MiB limit):
+    # the server's peak memory over its memory at rest, and how long a
+    # status request waits while the large one is parsed, run and answered.
+    def rss_mb(field):
+        with open(f"/proc/{server.pid}/status") as status:
+            for line in status:
+                if line.startswith(field):
+                    return int(line.split()[1]) / 1024
+        return float("nan")
+
+    limit = 32 * 1024 * 1024
+    row_text = json.dumps([5.1234, 3.5123, 1.4123, 0.2123])
+    rows_fitting = (limit - 64) // (len(row_text) + 2)
+    large = ("{\"instances\": [" + ",".join([row_text] * rows_fitting) + "]}").encode()
+    at_rest_mb = rss_mb("VmRSS")
+    health_waits, large_seconds = [], []
+    for _ in range(max(1, runs // 2)):
+        done = threading.Event()
+
+        def send_large():
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+            started = time.perf_counter()
+            connection.request("POST", "/v1/models/m:predict", large,
+                               {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            large_seconds.append(time.perf_counter() - started)
+            assert response.status == 200, response.status
+            done.set()
+
+        worker = threading.Thread(target=send_large)
+        worker.start()
+        health = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while not done.is_set():
+            started = time.perf_counter()
+            health.request("GET", "/v1/models/m")
+            health.getresponse().read()
+            health_waits.append(time.perf_counter() - started)
+            time.sleep(0.01)
+        worker.join()
+    peak_mb = rss_mb("VmHWM")
 finally:
     server.terminate()
     server.wait(10)
@@ -134,5 +176,12 @@ rows = [
     {"benchmark": f"server throughput, req/s ({CONCURRENCY} clients)",
      "baseline": "in-process calls, 1 thread", "baseline_value": local_rps, "value": server_rps,
      "target": "", "met": None},
+    {"benchmark": f"server peak memory, MB, largest accepted request ({len(large) / 2**20:.0f} MiB, "
+                  f"{rows_fitting} rows)", "baseline": "the server at rest",
+     "baseline_value": at_rest_mb, "value": peak_mb, "target": "", "met": None},
+    {"benchmark": "status request p99 wait, ms, while the largest request runs",
+     "baseline": "status request p50 at rest", "baseline_value": statistics.median(p50_server) * ms,
+     "value": percentile(health_waits, 99) * ms, "target": "< 1000 ms",
+     "met": percentile(health_waits, 99) < 1.0},
 ]
 print(json.dumps(rows))

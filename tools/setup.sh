@@ -31,6 +31,15 @@ APT_PACKAGES=(r-base-dev r-cran-testthat r-cran-roxygen2 r-cran-knitr
   r-cran-processx r-cran-callr r-cran-rcpp r-cran-rcpptoml r-cran-here
   r-cran-png r-cran-rappdirs r-cran-matrix r-cran-curl pandoc xz-utils
   chromium)  # chromium: the browser test of the server's page
+# keras3 and tensorflow (step 2) from a folder of their source tarballs
+# beside the checkout, when there is one; these Debian packages are what
+# they import besides.
+R_PACKAGES=${KERASEXPORT_R_PACKAGES:-$ROOT/../shared/r-packages}
+if [ -f "$R_PACKAGES/keras3.tar.gz" ]; then
+  APT_PACKAGES+=(r-cran-zeallot r-cran-magrittr r-cran-glue r-cran-fastmap r-cran-r6
+    r-cran-generics r-cran-whisker r-cran-yaml r-cran-rstudioapi r-cran-lifecycle
+    r-cran-base64enc r-cran-tidyselect r-cran-backports)
+fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -47,23 +56,10 @@ fi
 # Users install these from CRAN; these machines cannot reach CRAN, so when a
 # folder of their source tarballs sits beside the checkout (../shared/
 # r-packages, or KERASEXPORT_R_PACKAGES), they are installed from it, with
-# the Debian packages they import. The tests then run against the real
-# packages. Without the folder, this step is skipped and the tests that need
-# keras3 skip.
-R_PACKAGES=${KERASEXPORT_R_PACKAGES:-$ROOT/../shared/r-packages}
-if [ -d "$R_PACKAGES" ] && [ -f "$R_PACKAGES/keras3.tar.gz" ]; then
-  R_DEPS=(r-cran-zeallot r-cran-magrittr r-cran-glue r-cran-fastmap r-cran-r6 r-cran-generics
-    r-cran-whisker r-cran-yaml r-cran-rstudioapi r-cran-lifecycle r-cran-base64enc
-    r-cran-tidyselect r-cran-backports)
-  missing=()
-  for p in "${R_DEPS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    say "installing Debian packages for keras3: ${missing[*]}"
-    as_root apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
+# the Debian packages they import (step 1). The tests then run against the
+# real packages. Without the folder, this step is skipped and the tests that
+# need keras3 skip.
+if [ -f "$R_PACKAGES/keras3.tar.gz" ]; then
   # reticulate first (keras3 needs >= 1.42), then in the order of their imports.
   order=(reticulate config tfautograph tfruns tensorflow dotty keras3)
   r_key=$(for p in "${order[@]}"; do sha256sum "$R_PACKAGES/$p.tar.gz"; done | sha256sum | cut -c1-16)
@@ -113,9 +109,12 @@ if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMPS/venv" 2>/dev/null)" = "$venv_k
 else
   say "creating the Python virtualenv .venv from tools/requirements-lock.txt"
   [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-  find_links=()
-  [ -d /opt/wheels ] && find_links=(--find-links /opt/wheels)
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${find_links[@]}" -r "$LOCK"
+  # torch's CPU build: from the wheels on this machine's disk when there are
+  # some, else from PyTorch's CPU index (PyPI's torch for Linux is a CUDA
+  # build of several GB).
+  torch_source=(--extra-index-url https://download.pytorch.org/whl/cpu)
+  [ -d /opt/wheels ] && torch_source=(--find-links /opt/wheels)
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${torch_source[@]}" -r "$LOCK"
   echo "$venv_key" >"$STAMPS/venv"
 fi
 # Register it where reticulate looks for named virtualenvs, without replacing a

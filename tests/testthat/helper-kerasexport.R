@@ -68,3 +68,18 @@ snapshot_path <- function(path) {
 run_fresh_r <- function(fun, args = list(), env = character(), wd = tempdir()) {
   callr::r(fun, args = args, env = c(callr::rcmd_safe_env(), env), wd = wd)
 }
+
+# A port nothing listens on now.
+free_port <- function() {
+  for (i in 1:50) {
+    port <- sample(20000:40000, 1)
+    ok <- tryCatch({
+      con <- suppressWarnings(socketConnection("127.0.0.1", port, timeout = 0.2, open = "r+"))
+      close(con)
+      FALSE
+    }, error = function(e) TRUE)
+    if (ok) return(port)
+  }
+  stop("no free port")
+}
+

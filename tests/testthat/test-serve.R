@@ -1,18 +1,5 @@
 # The server from R, for real: a separate process, a real HTTP client (curl).
 
-free_port <- function() {
-  for (i in 1:50) {
-    port <- sample(20000:40000, 1)
-    ok <- tryCatch({
-      con <- suppressWarnings(socketConnection("127.0.0.1", port, timeout = 0.2, open = "r+"))
-      close(con)
-      FALSE
-    }, error = function(e) TRUE)
-    if (ok) return(port)
-  }
-  stop("no free port")
-}
-
 http_json <- function(url, body = NULL) {
   handle <- curl::new_handle()
   if (!is.null(body)) {
@@ -132,4 +119,57 @@ test_that("blocking mode serves until SIGTERM, then stops cleanly", {
 test_that("serve_savedmodel() checks its arguments", {
   expect_error(serve_savedmodel(file.path(tempdir(), "nothing-here")), class = "kerasexport_error_artifact")
   expect_error(serve_savedmodel(tempdir(), port = "80"), class = "kerasexport_error_argument")
+})
+
+test_that("a port held by a program that does not speak HTTP is refused at once", {
+  skip_if_no_python()
+  skip_unless_backend("tensorflow")
+  path <- file.path(withr::local_tempdir(), "model.onnx")
+  suppressMessages(export_savedmodel(small_model(), path, format = "onnx", verbose = FALSE))
+  port <- free_port()
+  listener <- serverSocket(port) # accepts connections, never answers
+  withr::defer(close(listener))
+  started <- Sys.time()
+  error <- expect_error(serve_savedmodel(path, port = port, timeout = 30),
+                        class = "kerasexport_error_serve")
+  expect_lt(as.numeric(Sys.time() - started, units = "secs"), 10)
+  expect_match(conditionMessage(error), "already in use")
+})
+
+test_that("a server that cannot start says why, as a classed error", {
+  skip_if_no_python()
+  skip_unless_backend("tensorflow")
+  path <- file.path(withr::local_tempdir(), "model.onnx")
+  suppressMessages(export_savedmodel(small_model(), path, format = "onnx", verbose = FALSE))
+  # An address this machine does not have: the process starts, then cannot bind.
+  error <- expect_error(serve_savedmodel(path, host = "192.0.2.1", port = free_port(), timeout = 60),
+                        class = "kerasexport_error_serve")
+  expect_match(conditionMessage(error), "stopped before it served")
+  expect_false(grepl("Traceback", conditionMessage(error)))
+  expect_true(file.exists(error$log))
+})
+
+test_that("the server logs to a bounded file, and keeps serving through garbage", {
+  skip_if_no_python()
+  skip_unless_backend("tensorflow")
+  path <- file.path(withr::local_tempdir(), "model.onnx")
+  suppressMessages(export_savedmodel(small_model(), path, format = "onnx", verbose = FALSE))
+  server <- serve_savedmodel(path, port = free_port())
+  withr::defer(server$stop())
+  expect_true(file.exists(server$log))
+  expect_output(print(server), "log:")
+  port <- as.integer(sub(".*:", "", server$url))
+  # Malformed requests, each logged by the server: far more than a pipe's
+  # 64 KB of log lines would take.
+  for (i in 1:600) {
+    connection <- socketConnection("127.0.0.1", port, open = "r+b", blocking = TRUE, timeout = 5)
+    writeBin(charToRaw("POST /v1/models/model:predict HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n"),
+             connection)
+    readBin(connection, "raw", 4096)
+    close(connection)
+  }
+  expect_equal(server$status(), "serving")
+  answer <- predict_savedmodel(matrix(1, 1, 4), server)
+  expect_length(answer$predictions, 1)
+  expect_lt(file.size(server$log), 2 * 1024^2)
 })

@@ -12,7 +12,7 @@ from kerasexport.formats import accepted_kwargs
 from kerasexport.formats import supported_formats
 from kerasexport.inspect_artifact import describe as describe_artifact
 from kerasexport.predictor import load as load_artifact
-from kerasexport.server import servable_versions
+from kerasexport.repository import servable_versions
 from kerasexport.verify import verify
 
 __all__ = [

@@ -12,6 +12,7 @@ from kerasexport import formats
 from kerasexport import metadata
 from kerasexport import scrub as scrubbing
 from kerasexport import signatures
+from kerasexport import versions
 from kerasexport.errors import ArtifactError
 from kerasexport.errors import ExportFailedError
 from kerasexport.errors import InvalidModelError
@@ -138,18 +139,28 @@ def versioned_path(base, format, version, created=None):
     """Where version ``version`` ("auto" for the next number) of an artifact
     goes in the layout TF-Serving expects: ``base/<version>/`` for a
     SavedModel, ``base/<version>/model.onnx`` for ONNX."""
-    existing = [int(n) for n in os.listdir(base) if n.isdigit()] if os.path.isdir(base) else []
-    if version == "auto":
-        version = max(existing, default=0) + 1
-    elif isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ArtifactError(f"`version` must be a whole number >= 1 or \"auto\", not {version!r}.",
-                            hint="TF-Serving reads versions as folder names 1, 2, 3, ...")
     if os.path.exists(base) and not os.path.isdir(base):
         raise ArtifactError(f"{base!r} is a file, not a folder of versions.", path=base)
-    folder = os.path.join(base, str(version))
+    if version == "auto":
+        version = max(versions.version_numbers(base), default=0) + 1
+    elif (isinstance(version, bool) or not isinstance(version, int) or version < 1
+          or versions.parse_version(str(version)) is None):
+        raise ArtifactError(f"`version` must be a whole number >= 1 or \"auto\", not {version!r}.",
+                            hint="TF-Serving reads versions as folder names 1, 2, 3, ...")
+    folder = versions.version_folder(base, version)
+    if format == "onnx" and os.path.isdir(folder):
+        # A version is one artifact: an ONNX file never goes into a folder
+        # that holds something else (a SavedModel, say).
+        others = set(os.listdir(folder)) - {versions.ONNX_FILE, versions.ONNX_FILE + ".data"}
+        if others:
+            raise ArtifactError(
+                f"Version {version} at {folder!r} already holds something other than an ONNX "
+                f"model ({', '.join(sorted(others)[:3])}); kerasexport never changes it.",
+                hint='Export a new version (version = "auto"), or choose another base folder.',
+                path=folder)
     created = created if created is not None else []
     make_folders(folder if format == "onnx" else base, created)
-    return os.path.join(folder, "model.onnx") if format == "onnx" else folder
+    return os.path.join(folder, versions.ONNX_FILE) if format == "onnx" else folder
 
 
 def _staging_prefix(path):

@@ -22,6 +22,30 @@ def detect_format(path):
                         hint="Pass `format` if it is an artifact of another kind.", path=path)
 
 
+def resolve_format(path, format=None):
+    """``format``, checked against what ``path`` is, or else the format
+    ``path`` holds."""
+    if format is None:
+        return detect_format(path)
+    hint = "Leave `format` NULL to tell the format from the artifact."
+    if format == "onnx":
+        from kerasexport import onnx_file
+
+        if os.path.isdir(path):
+            raise ArtifactError(f"{path!r} is a folder; an 'onnx' artifact is a file.",
+                                hint=hint, path=path, format=format)
+        if not onnx_file.is_onnx(path):
+            raise ArtifactError(f"{path!r} is not an ONNX model.", hint=hint, path=path,
+                                format=format)
+    elif format == "tf_saved_model":
+        if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+            kind = "folder without a saved_model.pb" if os.path.isdir(path) else "file"
+            raise ArtifactError(f"{path!r} is a {kind}; a 'tf_saved_model' artifact is a "
+                                "folder with a saved_model.pb.", hint=hint, path=path,
+                                format=format)
+    return format
+
+
 def artifact_files(path, format):
     """``path`` and the files beside it that belong to the artifact: an ONNX
     graph's ``.data`` file of external weights."""
@@ -101,7 +125,7 @@ def describe(path, format=None):
     path = os.path.abspath(os.path.expanduser(os.fspath(path)))
     if not os.path.exists(path):
         raise ArtifactError(f"No artifact at {path!r}.", path=path)
-    format = format or detect_format(path)
+    format = resolve_format(path, format)
     if format == "onnx":
         info = _describe_onnx(path)
     elif format == "tf_saved_model":

@@ -7,6 +7,7 @@ import numpy as np
 from kerasexport import dependencies
 from kerasexport.errors import KerasExportError
 from kerasexport.inspect_artifact import describe
+from kerasexport.signatures import shape_text
 
 
 class InputError(KerasExportError, ValueError):
@@ -81,24 +82,18 @@ class Predictor:
         feed = {}
         batch = None
         for s, value in zip(spec, values):
-            try:
-                # One copy at most: R hands over column-major doubles, the
-                # runtimes want row-major arrays of the signature's dtype.
-                array = np.asarray(value, dtype=np.dtype(s["dtype"]), order="C")
-            except (TypeError, ValueError, OverflowError) as error:
-                raise InputError(f"Input {s['name']!r} cannot be read as {s['dtype']}: {error}",
-                                 status=400) from None
+            array = as_input_array(value, s["name"], s["dtype"])
             shape = s["shape"]
             if shape is not None:
                 if array.ndim != len(shape):
                     raise InputError(
-                        f"Input {s['name']!r} has rank {array.ndim} (shape {array.shape}); the "
-                        f"signature expects rank {len(shape)} (shape {tuple(shape)}).", status=400)
+                        f"Input {s['name']!r} has rank {array.ndim} (shape {shape_text(array.shape)}); the "
+                        f"signature expects rank {len(shape)} (shape {shape_text(shape)}).", status=400)
                 for axis, (want, got) in enumerate(zip(shape, array.shape)):
                     if want is not None and want != got:
                         raise InputError(
                             f"Input {s['name']!r} has size {got} on axis {axis}; the signature "
-                            f"expects {want} (shape {tuple(shape)}).", status=400)
+                            f"expects {want} (shape {shape_text(shape)}).", status=400)
             if array.ndim == 0 or array.shape[0] == 0:
                 raise InputError(f"Input {s['name']!r} holds no instances (empty batch).",
                                  status=400)
@@ -120,6 +115,43 @@ class Predictor:
 
     def output_names(self, signature_name=None):
         return [o["name"] for o in self.signature(signature_name)["outputs"]]
+
+
+def as_input_array(value, name, dtype):
+    """``value`` as a row-major array of ``dtype``, copied at most once (R
+    hands over column-major doubles). Values that a cast would silently turn
+    into other numbers are an InputError: NaN, infinity, fractions or
+    out-of-range numbers for an integer input, anything but 0 and 1 for a
+    boolean one."""
+    target = np.dtype(dtype)
+    try:
+        if target.kind not in "iub":
+            # R's NA reaches numpy as a NaN that numpy warns about when cast
+            # (on stderr, outside R's conditions): NaN it stays, silently.
+            with np.errstate(invalid="ignore", over="ignore"):
+                return np.asarray(value, dtype=target, order="C")
+        source = np.asarray(value)
+        if source.dtype.kind == "f" and source.size:
+            if not np.isfinite(source).all():
+                raise InputError(f"Input {name!r} is {dtype} and cannot hold NaN or infinity "
+                                 "(a missing value?).", status=400)
+            if target.kind == "b":
+                if not np.isin(source, (0, 1)).all():
+                    raise InputError(f"Input {name!r} is boolean: give 0 or 1, TRUE or FALSE.",
+                                     status=400)
+            elif (source != np.trunc(source)).any():
+                raise InputError(f"Input {name!r} is {dtype} and takes whole numbers only.",
+                                 status=400)
+        if target.kind in "iu" and source.dtype.kind in "iuf" and source.size:
+            limits = np.iinfo(target)
+            if source.min() < limits.min or source.max() > limits.max:
+                raise InputError(f"Input {name!r} is {dtype}: values must lie in "
+                                 f"[{limits.min}, {limits.max}].", status=400)
+        return np.asarray(source, dtype=target, order="C")
+    except (TypeError, ValueError, OverflowError) as error:
+        if isinstance(error, InputError):
+            raise
+        raise InputError(f"Input {name!r} cannot be read as {dtype}: {error}", status=400) from None
 
 
 def load(path, format=None):

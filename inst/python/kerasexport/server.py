@@ -17,276 +17,64 @@ out as TF-Serving expects (``path/1/``, ``path/2/``, ...): the newest is
 served by default, a version written while the server runs is picked up
 without dropping requests, and any version can be asked for by number.
 
-Built on Starlette and uvicorn. Nothing from a request is ever evaluated;
-bodies over ``max_request_bytes`` are refused. Errors are 4xx responses with
-TF-Serving's ``{"error": "..."}`` body.
+Built on Starlette and uvicorn. Nothing from a request is ever evaluated.
+What no client can do (``connections`` has the limits below HTTP):
+
+* get a 5xx: every error is a 4xx with TF-Serving's ``{"error": "..."}``
+  body, and what the model cannot run on is the request's fault (400);
+* make the server use unbounded memory: bodies over ``max_request_bytes``
+  get 413, and the bodies being worked on at once hold at most
+  ``2 * max_request_bytes``; later requests wait their turn;
+* stall other requests: JSON is parsed, the model run and the answer
+  written off the event loop, so status and metadata requests are answered
+  while a large prediction runs.
 
 Run: ``python -m kerasexport.server --path P [--name N] [--host H] [--port N]``.
 """
 
 import argparse
 import asyncio
+import contextlib
 import html
 import json
-import math
 import os
 import re
 import signal
 import threading
 import time
 
-import numpy as np
-
-from kerasexport.errors import ArtifactError
+from kerasexport import tfserving_api as api
+from kerasexport import versions as layout
 from kerasexport.errors import KerasExportError
 from kerasexport.predictor import InputError
-from kerasexport.predictor import Predictor
+from kerasexport.repository import ModelRepository  # noqa: F401 (part of the API)
+from kerasexport.repository import NotServable
+from kerasexport.repository import servable_versions  # noqa: F401 (part of the API)
 
 DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024
-_DTYPES = {"float16": "DT_HALF", "float32": "DT_FLOAT", "float64": "DT_DOUBLE", "int8": "DT_INT8",
-           "int16": "DT_INT16", "int32": "DT_INT32", "int64": "DT_INT64", "uint8": "DT_UINT8",
-           "bool": "DT_BOOL", "string": "DT_STRING", "object": "DT_STRING"}
 
 
-class ServingError(Exception):
-    def __init__(self, message, status=400):
-        super().__init__(message)
-        self.status = status
+class ByteBudget:
+    """At most ``limit`` request bytes worked on at once: a request takes
+    its size from the budget for as long as it is read, parsed, predicted
+    and answered, and waits its turn while the budget is spent (one request
+    always goes ahead, however large)."""
 
+    def __init__(self, limit):
+        self.limit, self.spent = limit, 0
+        self._changed = asyncio.Condition()
 
-def is_artifact(path):
-    from kerasexport import onnx_file
-
-    return (os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))) or (
-        os.path.isfile(path) and path.endswith(".onnx") and onnx_file.is_onnx(path))
-
-
-def version_dirs(base):
-    """{version: artifact path} for a TF-Serving style folder of versions."""
-    found = {}
-    try:
-        names = os.listdir(base)
-    except OSError:
-        return found
-    for name in names:
-        if not name.isdigit():
-            continue
-        folder = os.path.join(base, name)
-        if is_artifact(folder):
-            found[int(name)] = folder
-        elif os.path.isdir(folder):
-            onnx_files = sorted(f for f in os.listdir(folder) if f.endswith(".onnx"))
-            if onnx_files:
-                found[int(name)] = os.path.join(folder, onnx_files[0])
-    return found
-
-
-def servable_versions(path):
-    """The versions a server at ``path`` serves: ``[1]`` for one artifact,
-    else the numbered folders that hold one. Raises ArtifactError, saying
-    what ``path`` is instead, when there is nothing to serve."""
-    path = os.path.abspath(os.fspath(path))
-    if is_artifact(path):
-        return [1]
-    versions = sorted(version_dirs(path))
-    if versions:
-        return versions
-    hint = ("Serve a SavedModel folder, an .onnx file, or a folder of numbered versions "
-            "as export_savedmodel(version = ) writes it.")
-    if os.path.isdir(path):
-        raise ArtifactError(
-            f"{path!r} is a folder without a saved_model.pb and without numbered version "
-            "folders (1/, 2/, ...) that hold an artifact.", hint=hint, path=path)
-    if os.path.exists(path):
-        raise ArtifactError(f"{path!r} is a file that is not an ONNX model.", hint=hint, path=path)
-    raise ArtifactError(f"No artifact at {path!r}.", hint=hint, path=path)
-
-
-class ModelRepository:
-    """The versions of one model: loads them, and watches for new ones."""
-
-    def __init__(self, path, name, poll_seconds=1.0):
-        self.path = os.path.abspath(path)
-        self.name = name
-        self.single = is_artifact(self.path)
-        self._loaded = {}
-        self._lock = threading.Lock()
-        self.latest = None
-        self.poll_seconds = poll_seconds
-        self.refresh()
-        if self.latest is None:
-            raise KerasExportError(f"No artifact or numbered version folder at {self.path!r}.")
-
-    def _paths(self):
-        return {1: self.path} if self.single else version_dirs(self.path)
-
-    def refresh(self):
-        """Load the newest version if it is new; the old one keeps serving
-        until the new one is ready, so no request is dropped."""
-        paths = self._paths()
-        if not paths:
-            return
-        newest = max(paths)
-        if newest != self.latest:
-            try:
-                self.get(newest, paths)
-            except Exception:
-                return  # still being written: try again at the next poll
-            self.latest = newest
-
-    def get(self, version=None, paths=None):
-        version = self.latest if version is None else version
-        with self._lock:
-            predictor = self._loaded.get(version)
-        if predictor is not None:
-            return predictor
-        paths = paths or self._paths()
-        if version not in paths:
-            raise ServingError(
-                f"Servable not found for request: Specific({self.name}, {version})", status=404)
-        predictor = Predictor(paths[version])
-        with self._lock:
-            self._loaded.setdefault(version, predictor)
-            return self._loaded[version]
-
-    def versions(self):
-        return sorted(self._paths())
-
-    def watch(self, stop):
-        while not stop.wait(self.poll_seconds):
-            if not self.single:
-                self.refresh()
-
-
-# --- JSON <-> arrays -----------------------------------------------------------
-
-def _to_json(value):
-    array = np.asarray(value)
-    if array.dtype.kind == "f":
-        array = array.astype(np.float64)
-        if not np.all(np.isfinite(array)):
-            return [_finite(v) for v in array.tolist()] if array.ndim else _finite(float(array))
-    return array.tolist()
-
-
-def _finite(value):
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value if math.isfinite(value) else None
-
-
-def parse_request(body, predictor, signature_name):
-    if not isinstance(body, dict):
-        raise ServingError("JSON Value: request body must be a JSON object.")
-    has_rows, has_columns = "instances" in body, "inputs" in body
-    if has_rows == has_columns:
-        raise ServingError("JSON Value: exactly one of 'instances' (row format) or 'inputs' "
-                           "(columnar format) must be given.")
-    names = [s["name"] for s in predictor.signature(signature_name)["inputs"]]
-    if has_rows:
-        rows = body["instances"]
-        if not isinstance(rows, list):
-            raise ServingError("'instances' must be a JSON list.")
-        if not rows:
-            raise ServingError("'instances' is empty: there is nothing to predict.")
-        if all(isinstance(r, dict) for r in rows):
-            keys = set(rows[0])
-            if any(set(r) != keys for r in rows):
-                raise ServingError("Every instance must name the same inputs.")
-            return {k: [r[k] for r in rows] for k in keys}, "row"
-        if any(isinstance(r, dict) for r in rows):
-            raise ServingError("Instances must be all objects or all values.")
-        if len(names) != 1:
-            raise ServingError(f"The signature has {len(names)} inputs {names}: give each "
-                               "instance as an object naming them.")
-        return {names[0]: rows}, "row"
-    columns = body["inputs"]
-    if isinstance(columns, dict):
-        return columns, "columnar"
-    if len(names) != 1:
-        raise ServingError(f"The signature has {len(names)} inputs {names}: give 'inputs' as an "
-                           "object naming them.")
-    return {names[0]: columns}, "columnar"
-
-
-def format_response(outputs, layout, output_names):
-    if layout == "tfdeploy":
-        # tfdeploy's server named every output, one object per instance.
-        columns = {k: _to_json(outputs[k]) for k in output_names}
-        count = len(next(iter(columns.values())))
-        return {"predictions": [{k: columns[k][i] for k in output_names} for i in range(count)]}
-    if layout == "columnar":
-        if len(output_names) == 1:
-            return {"outputs": _to_json(outputs[output_names[0]])}
-        return {"outputs": {k: _to_json(outputs[k]) for k in output_names}}
-    if len(output_names) == 1:
-        return {"predictions": _to_json(outputs[output_names[0]])}
-    columns = {k: _to_json(outputs[k]) for k in output_names}
-    count = len(next(iter(columns.values())))
-    return {"predictions": [{k: columns[k][i] for k in output_names} for i in range(count)]}
-
-
-def status_body(versions, state="AVAILABLE"):
-    return {"model_version_status": [
-        {"version": str(v), "state": state, "status": {"error_code": "OK", "error_message": ""}}
-        for v in versions]}
-
-
-def metadata_body(name, version, predictor):
-    def tensor(t):
-        shape = t["shape"]
-        return {"dtype": _DTYPES.get(t["dtype"], "DT_INVALID"),
-                "tensor_shape": {"dim": [] if shape is None else [
-                    {"size": str(-1 if d is None else d), "name": ""} for d in shape],
-                    "unknown_rank": shape is None},
-                "name": t["name"]}
-
-    signatures = {}
-    for signature_name in predictor.signature_names:
-        endpoint = predictor.signature(signature_name)
-        signatures[signature_name] = {
-            "inputs": {t["name"]: tensor(t) for t in endpoint["inputs"]},
-            "outputs": {t["name"]: tensor(t) for t in endpoint["outputs"]},
-            "method_name": "tensorflow/serving/predict",
-        }
-    return {"model_spec": {"name": name, "signature_name": "", "version": str(version)},
-            "metadata": {"signature_def": {"signature_def": signatures}}}
-
-
-def openapi_document(name, predictor):
-    endpoint = predictor.signature()
-    example = {"instances": [
-        {t["name"]: _example(t) for t in endpoint["inputs"]} if len(endpoint["inputs"]) > 1
-        else _example(endpoint["inputs"][0])]}
-    return {
-        "openapi": "3.0.3",
-        "info": {"title": f"{name} (kerasexport)", "version": "1",
-                 "description": "TF-Serving compatible REST API for an exported Keras model."},
-        "paths": {
-            f"/v1/models/{name}": {"get": {"summary": "Model status",
-                                           "responses": {"200": {"description": "status"}}}},
-            f"/v1/models/{name}/metadata": {"get": {"summary": "Signatures",
-                                                    "responses": {"200": {"description": "metadata"}}}},
-            f"/v1/models/{name}:predict": {"post": {
-                "summary": "Predict",
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"type": "object", "properties": {
-                        "signature_name": {"type": "string"},
-                        "instances": {"type": "array"}, "inputs": {}}},
-                    "example": example}}},
-                "responses": {"200": {"description": "predictions"},
-                              "400": {"description": "TF-Serving style {\"error\": ...}"}}}},
-        },
-    }
-
-
-def _example(tensor):
-    shape = [1 if d is None else d for d in (tensor["shape"] or [1])][1:]
-    zero = 0 if tensor["dtype"].startswith(("int", "uint")) else 0.0
-    value = zero
-    for size in reversed(shape):
-        value = [value] * size
-    return value
+    @contextlib.asynccontextmanager
+    async def take(self, size):
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.spent == 0 or self.spent + size <= self.limit)
+            self.spent += size
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self.spent -= size
+                self._changed.notify_all()
 
 
 PAGE = """<!doctype html>
@@ -323,8 +111,7 @@ def page(name, version, predictor):
         f"<tr><td>{role}</td><td>{html.escape(t['name'])}</td><td>{html.escape(t['dtype'])}</td>"
         f"<td>({', '.join('NA' if d is None else str(d) for d in (t['shape'] or []))})</td></tr>"
         for role, key in (("input", "inputs"), ("output", "outputs")) for t in endpoint[key])
-    example = json.dumps(openapi_document(name, predictor)["paths"][f"/v1/models/{name}:predict"]
-                         ["post"]["requestBody"]["content"]["application/json"]["example"])
+    example = json.dumps(api.example_request(endpoint))
     return PAGE.format(name=html.escape(name), version=version, rows=rows,
                        signature=html.escape(predictor.default_signature),
                        example=html.escape(example))
@@ -335,89 +122,124 @@ def page(name, version, predictor):
 def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES):
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
+    from starlette.convertors import Convertor
+    from starlette.convertors import register_url_convertor
+    from starlette.requests import ClientDisconnect
     from starlette.responses import HTMLResponse
     from starlette.responses import JSONResponse
+    from starlette.responses import Response
     from starlette.routing import Route
 
-    name = repository.name
+    class ModelName(Convertor):
+        # No ":" in a model name or version, so that "GET /v1/models/m:predict"
+        # is the predict route with the wrong method (405), not a model
+        # "m:predict".
+        regex = "[^/:]+"
 
-    def error(message, status=400):
-        return JSONResponse({"error": message}, status_code=status)
+        def convert(self, value):
+            return value
+
+        def to_string(self, value):
+            return value
+
+    register_url_convertor("model", ModelName())
+    name = repository.name
+    budget = ByteBudget(2 * max_request_bytes)
+
+    def error(message, status=400, headers=None):
+        return JSONResponse({"error": message}, status_code=status, headers=headers)
 
     def check_name(request):
         if request.path_params["name"] != name:
-            raise ServingError(f"Servable not found for request: Latest({request.path_params['name']})",
-                               status=404)
+            raise NotServable(f"Servable not found for request: Latest({request.path_params['name']})")
 
     def version_of(request):
         text = request.path_params.get("version")
         if text is None:
             return None
-        if not text.isdigit():
-            raise ServingError(f"Invalid version {text!r}.", status=400)
-        return int(text)
+        version = layout.parse_version(text)
+        if version is None:
+            raise NotServable(f"Servable not found for request: Specific({name}, {text[:40]})")
+        return version
 
     async def guarded(handler, request):
         try:
             return await handler(request)
-        except ServingError as failure:
+        except NotServable as failure:
+            return error(str(failure), 404)
+        except api.RequestError as failure:
             return error(str(failure), failure.status)
-        except InputError as failure:
+        except KerasExportError as failure:  # InputError included
             return error(failure.message, 400)
-        except KerasExportError as failure:
-            return error(failure.message, 400)
+        except ClientDisconnect:
+            return Response(status_code=400)  # nobody is left to read it
 
     async def status(request):
         check_name(request)
         version = version_of(request)
-        if version is not None:
-            repository.get(version)
-            return JSONResponse(status_body([version]))
-        return JSONResponse(status_body([repository.latest]))
+        repository.get(version)
+        return JSONResponse(api.status_body([version or repository.latest]))
 
     async def metadata(request):
         check_name(request)
         version = version_of(request)
         predictor = repository.get(version)
-        return JSONResponse(metadata_body(name, version or repository.latest, predictor))
+        return JSONResponse(api.metadata_body(name, version or repository.latest, predictor))
 
     async def predict(request):
         check_name(request)
-        return await answer_predict(request, signature_name=None, layout=None)
+        return await answer_predict(request, version_of(request), None, None)
 
     async def tfdeploy_predict(request):
         # tfdeploy's route: POST /<signature_name>/predict with "instances".
-        return await answer_predict(request, signature_name=request.path_params["signature"],
-                                    layout="tfdeploy")
+        return await answer_predict(request, None, request.path_params["signature"], "tfdeploy")
 
-    async def answer_predict(request, signature_name, layout):
+    async def read_body(request):
         declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > max_request_bytes):
-            raise ServingError(f"Request body exceeds the limit of {max_request_bytes} bytes.", 413)
+        if declared is not None and (not declared.isascii() or not declared.isdigit()
+                                     or int(declared) > max_request_bytes):
+            raise api.RequestError(
+                f"Request body exceeds the limit of {max_request_bytes} bytes.", 413)
         body = bytearray()
         async for chunk in request.stream():
             body.extend(chunk)
             if len(body) > max_request_bytes:
-                raise ServingError(f"Request body exceeds the limit of {max_request_bytes} bytes.", 413)
+                raise api.RequestError(
+                    f"Request body exceeds the limit of {max_request_bytes} bytes.", 413)
+        return bytes(body)
+
+    def run_request(raw, predictor, signature_name, layout_name):
+        """Parse, predict and encode, in a worker thread."""
+        payload = api.parse_body(raw)
+        signature_name = api.signature_name_of(payload, signature_name)
+        inputs, layout = api.parse_request(payload, predictor, signature_name, raw)
+        del payload
         try:
-            payload = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as failure:
-            raise ServingError(f"JSON Parse error: {failure}") from None
-        predictor = repository.get(version_of(request))
-        if isinstance(payload, dict) and "signature_name" in payload:
-            signature_name = payload["signature_name"]
-        if signature_name is not None and not isinstance(signature_name, str):
-            raise ServingError("'signature_name' must be a string.")
-        inputs, parsed_layout = parse_request(payload, predictor, signature_name)
-        outputs = await run_in_threadpool(predictor.predict, inputs, signature_name)
-        return JSONResponse(format_response(outputs, layout or parsed_layout,
-                                            predictor.output_names(signature_name)))
+            outputs = predictor.predict(inputs, signature_name)
+        except KerasExportError:
+            raise
+        except Exception as failure:  # the runtime refused these values
+            raise InputError(f"The model could not run on this input "
+                             f"({type(failure).__name__}: {str(failure).splitlines()[0][:300]})",
+                             status=400) from None
+        del inputs
+        return api.encode(api.format_response(outputs, layout_name or layout,
+                                              predictor.output_names(signature_name)))
+
+    async def answer_predict(request, version, signature_name, layout_name):
+        declared = request.headers.get("content-length", "")
+        size = int(declared) if declared.isascii() and declared.isdigit() else max_request_bytes
+        async with budget.take(min(size, max_request_bytes)):
+            raw = await read_body(request)
+            predictor = repository.get(version)
+            body = await run_in_threadpool(run_request, raw, predictor, signature_name, layout_name)
+        return Response(body, media_type="application/json")
 
     async def home(request):
         return HTMLResponse(page(name, repository.latest, repository.get()))
 
     async def openapi(request):
-        return JSONResponse(openapi_document(name, repository.get()))
+        return JSONResponse(api.openapi_document(name, repository.get(), repository.versions()))
 
     def route(path, handler, methods):
         async def endpoint(request):
@@ -427,12 +249,12 @@ def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES):
     routes = [
         route("/", home, ["GET"]),
         route("/openapi.json", openapi, ["GET"]),
-        route("/v1/models/{name}", status, ["GET"]),
-        route("/v1/models/{name}/versions/{version}", status, ["GET"]),
-        route("/v1/models/{name}/metadata", metadata, ["GET"]),
-        route("/v1/models/{name}/versions/{version}/metadata", metadata, ["GET"]),
-        route("/v1/models/{name}:predict", predict, ["POST"]),
-        route("/v1/models/{name}/versions/{version}:predict", predict, ["POST"]),
+        route("/v1/models/{name:model}:predict", predict, ["POST"]),
+        route("/v1/models/{name:model}/versions/{version:model}:predict", predict, ["POST"]),
+        route("/v1/models/{name:model}", status, ["GET"]),
+        route("/v1/models/{name:model}/versions/{version:model}", status, ["GET"]),
+        route("/v1/models/{name:model}/metadata", metadata, ["GET"]),
+        route("/v1/models/{name:model}/versions/{version:model}/metadata", metadata, ["GET"]),
         # tfdeploy's API, so that its clients work unchanged.
         route("/swagger.json", openapi, ["GET"]),
         route("/{signature}/predict", tfdeploy_predict, ["POST"]),
@@ -443,9 +265,16 @@ def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES):
         return error(f"Malformed request: {request.method} {request.url.path}", 404)
 
     async def not_allowed(request, exc):
-        return error(f"Malformed request: {request.method} {request.url.path}", 405)
+        return error(f"Method {request.method} is not allowed on {request.url.path}.", 405,
+                     headers=getattr(exc, "headers", None))
 
-    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_allowed})
+    async def server_error(request, exc):
+        # Not reached by any request we know of; if it is, the client still
+        # gets the API's JSON body.
+        return error(f"Internal error ({type(exc).__name__}).", 500)
+
+    return Starlette(routes=routes, exception_handlers={
+        404: not_found, 405: not_allowed, Exception: server_error})
 
 
 def _watch_parent(parent_pid):
@@ -462,8 +291,26 @@ def _watch_parent(parent_pid):
             pass
 
 
+def uvicorn_config(app, host, port, header_timeout=10.0, body_timeout=60.0,
+                   max_connections=4096):
+    """uvicorn's settings for the server: the connection limits of
+    ``connections``, logging left to whoever configured it."""
+    import uvicorn
+
+    from kerasexport import connections
+
+    protocol = connections.bounded_protocol(header_timeout=header_timeout,
+                                            body_timeout=body_timeout,
+                                            max_connections=max_connections)
+    return uvicorn.Config(app, host=host, port=port, http=protocol, log_config=None,
+                          log_level="info", access_log=False, timeout_keep_alive=5,
+                          timeout_graceful_shutdown=5)
+
+
 def main(argv=None):
     import uvicorn
+
+    from kerasexport import connections
 
     parser = argparse.ArgumentParser(prog="python -m kerasexport.server")
     parser.add_argument("--path", required=True)
@@ -473,7 +320,14 @@ def main(argv=None):
     parser.add_argument("--max-request-bytes", type=int, default=DEFAULT_MAX_REQUEST_BYTES)
     parser.add_argument("--poll-seconds", type=float, default=1.0)
     parser.add_argument("--parent-pid", type=int, default=None)
+    parser.add_argument("--log-file", default=None)
+    parser.add_argument("--header-timeout", type=float, default=10.0)
+    parser.add_argument("--body-timeout", type=float, default=60.0)
+    parser.add_argument("--max-connections", type=int, default=4096)
     args = parser.parse_args(argv)
+    if args.log_file:
+        connections.log_to_file(args.log_file)
+    files = connections.raise_file_limit()
     name = args.name or re.sub(r"\.onnx$", "", os.path.basename(os.path.normpath(args.path)))
     repository = ModelRepository(args.path, name, poll_seconds=args.poll_seconds)
     stop = threading.Event()
@@ -481,8 +335,9 @@ def main(argv=None):
     if args.parent_pid:
         threading.Thread(target=_watch_parent, args=(args.parent_pid,), daemon=True).start()
     app = create_app(repository, max_request_bytes=args.max_request_bytes)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
-                            access_log=False, timeout_graceful_shutdown=5)
+    config = uvicorn_config(app, args.host, args.port, header_timeout=args.header_timeout,
+                            body_timeout=args.body_timeout,
+                            max_connections=max(16, min(args.max_connections, files - 64)))
     server = uvicorn.Server(config)
     print(f"kerasexport: serving {name!r} (version {repository.latest}) at "
           f"http://{args.host}:{args.port}/", flush=True)
@@ -490,6 +345,8 @@ def main(argv=None):
         asyncio.run(server.serve())
     finally:
         stop.set()
+    if not server.started:
+        raise SystemExit(1)  # could not bind: the log says why
 
 
 if __name__ == "__main__":

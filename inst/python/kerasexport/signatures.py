@@ -7,6 +7,7 @@ alone, in a list (several inputs) or in a dict (named inputs). Python
 ``InputSpec``/``TensorSpec``/``KerasTensor`` objects are accepted as they are.
 """
 
+import math
 import numbers
 
 from kerasexport.errors import KerasExportError
@@ -111,18 +112,19 @@ def _make_spec(spec, label, expected=None, default_name=None):
     for d, dim in enumerate(shape):
         if dim is None:
             dims.append(None)
-        elif isinstance(dim, bool) or not isinstance(dim, numbers.Real) or dim != int(dim) or dim < 0:
-            shown = int(dim) if isinstance(dim, numbers.Real) and dim == int(dim) else dim
+        elif (isinstance(dim, bool) or not isinstance(dim, numbers.Real) or not math.isfinite(dim)
+              or dim != int(dim) or dim < 1):
+            shown = int(dim) if isinstance(dim, numbers.Real) and math.isfinite(dim) and dim == int(dim) else dim
             raise SignatureError(
                 f"Dimension {d + 1} of {label} is {shown!r}.",
-                hint="Dimensions are whole numbers >= 0, or NA for any size.",
+                hint="Dimensions are whole numbers >= 1, or NA for any size.",
             )
         else:
             dims.append(int(dim))
     if expected is not None and expected.shape is not None and len(dims) != len(expected.shape):
         raise SignatureError(
-            f"{label} has rank {len(dims)} (shape {_shape_text(dims)}), but the model "
-            f"expects rank {len(expected.shape)} (shape {_shape_text(expected.shape)}).",
+            f"{label} has rank {len(dims)} (shape {shape_text(dims)}), but the model "
+            f"expects rank {len(expected.shape)} (shape {shape_text(expected.shape)}).",
             hint="Give one dimension per axis, the batch axis first.",
         )
     dtype = spec.get("dtype") or (getattr(expected, "dtype", None) if expected is not None else None)
@@ -131,10 +133,23 @@ def _make_spec(spec, label, expected=None, default_name=None):
     except ValueError:
         raise SignatureError(f"{label} has the unknown dtype {spec.get('dtype')!r}.",
                              hint="Use a dtype such as \"float32\", \"int32\" or \"int64\".") from None
+    wanted = getattr(expected, "dtype", None) if expected is not None else None
+    if wanted is not None and _is_text(dtype) != _is_text(backend.standardize_dtype(wanted)):
+        # TensorFlow exports such a signature, and the artifact then fails
+        # on every call ("Cast string to float is not supported").
+        raise SignatureError(
+            f"{label} is given dtype {dtype!r}, but the model takes {wanted!r}: the artifact "
+            "could not run.",
+            hint="Leave the dtype out to take the model's, or give a numeric one.")
     return keras.InputSpec(shape=tuple(dims), dtype=dtype, name=spec.get("name") or default_name)
 
 
-def _shape_text(shape):
+def _is_text(dtype):
+    return str(dtype) in ("string", "str", "object")
+
+
+def shape_text(shape):
+    """A shape as R users write it: (NA, 4)."""
     return "(" + ", ".join("NA" if d is None else str(d) for d in shape) + ")"
 
 

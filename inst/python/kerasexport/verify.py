@@ -53,14 +53,43 @@ def _order_by_name(model, named):
     return [named[n] for n in names]
 
 
-def model_input_dtypes(model):
+def check_inputs(model, inputs):
+    """``inputs`` cast to the model's dtypes, after checking that they fit
+    its inputs (count, rank, fixed sizes): data that does not fit is the
+    caller's to fix, not a failure inside Keras."""
     from keras import tree
     from keras.src.export.export_utils import get_input_signature
 
+    from kerasexport.predictor import InputError
+    from kerasexport.predictor import as_input_array
+    from kerasexport.signatures import shape_text
+    from kerasexport.signatures import input_names
+
     try:
-        return [str(spec.dtype or "float32") for spec in tree.flatten(get_input_signature(model))]
+        specs = tree.flatten(get_input_signature(model))
     except Exception:
-        return None
+        return inputs
+    names = input_names(model)
+    if len(inputs) != len(specs):
+        raise InputError(f"`data` holds {len(inputs)} input(s); the model takes {len(specs)}: "
+                         + ", ".join(repr(n) for n in names) + ".",
+                         hint="Give a list with one array per input, named or in order.")
+    checked = []
+    for x, spec, name in zip(inputs, specs, names):
+        want = tuple(spec.shape)
+        shown = shape_text(want)
+        if x.ndim != len(want):
+            raise InputError(f"`data` for input {name!r} has rank {x.ndim} (shape "
+                             f"{shape_text(x.shape)}); the model takes rank {len(want)}, shape {shown}.",
+                             hint="Give one row per instance, the batch axis first.")
+        for axis, (size, got) in enumerate(zip(want, x.shape)):
+            if size is not None and size != got:
+                raise InputError(f"`data` for input {name!r} has size {got} on axis {axis + 1}; "
+                                 f"the model takes shape {shown}.")
+        if x.ndim and x.shape[0] == 0:
+            raise InputError(f"`data` for input {name!r} holds no instances.")
+        checked.append(as_input_array(x, name, str(spec.dtype or "float32")))
+    return checked
 
 
 def model_outputs(model, inputs):
@@ -142,20 +171,18 @@ def verify(path, format, model, inputs=None, tolerance=1e-5, batch_size=3):
     """Compare the artifact at ``path`` with ``model``; raise MismatchError
     when any output differs by more than ``tolerance``. ``format`` None
     reads the format from the artifact."""
-    from kerasexport.inspect_artifact import detect_format
+    from kerasexport.inspect_artifact import resolve_format
 
     path = os.path.abspath(os.fspath(path))
     if not os.path.exists(path):
         raise ArtifactError(f"No artifact at {path!r}.", path=path)
-    format = format or detect_format(path)
+    format = resolve_format(path, format)
     if inputs is None:
         inputs = sample_inputs(model, batch_size=batch_size)
     if isinstance(inputs, dict):
         inputs = _order_by_name(model, inputs)
     inputs = [np.asarray(x) for x in (inputs if isinstance(inputs, (list, tuple)) else [inputs])]
-    dtypes = model_input_dtypes(model)
-    if dtypes and len(dtypes) == len(inputs):
-        inputs = [x.astype(dtype, copy=False) for x, dtype in zip(inputs, dtypes)]
+    inputs = check_inputs(model, inputs)
     expected = model_outputs(model, inputs)
     actual, report = run_in_fresh_process(path, format, inputs)
     rows = compare(expected, actual, tolerance)

@@ -109,8 +109,9 @@ def test_existing_paths_are_protected(tmp_path, small_model):
     with pytest.raises(ArtifactError):
         export_model(small_model, str(data), format="onnx", overwrite=True)
     assert (data / "keep.csv").read_text() == "1,2,3"
-    with pytest.raises(ArtifactError):
-        export_model(small_model, str(tmp_path / "missing" / "m.onnx"), format="onnx")
+    with pytest.raises(ArtifactError, match="is a file"):
+        export_model(small_model, str(data / "keep.csv" / "m.onnx"), format="onnx")
+    assert sorted(p.name for p in data.iterdir()) == ["keep.csv"]
 
 
 def test_bridge_reports_final_path_in_output(tmp_path, small_model):

@@ -47,13 +47,16 @@ class RunningServer:
 
         from kerasexport.server import ModelRepository
         from kerasexport.server import create_app
+        from kerasexport.server import uvicorn_config
 
         self.repository = ModelRepository(path, name, poll_seconds=0.2)
         self.stop_watching = threading.Event()
         threading.Thread(target=self.repository.watch, args=(self.stop_watching,), daemon=True).start()
         self.port = free_port()
-        config = uvicorn.Config(create_app(self.repository, **kwargs), host="127.0.0.1",
-                                port=self.port, log_level="error")
+        limits = {k: kwargs.pop(k) for k in ("header_timeout", "body_timeout", "max_connections")
+                  if k in kwargs}
+        config = uvicorn_config(create_app(self.repository, **kwargs), "127.0.0.1", self.port,
+                                **limits)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
@@ -121,8 +124,14 @@ def test_row_and_columnar_formats(served, iris_model):
 @pytest.mark.parametrize("body, status, fragment", [
     ({"instances": [[1, 2, 3]]}, 400, "axis 1"),
     ({"instances": []}, 400, "empty"),
-    ({"instances": [["a", "b", "c", "d"]]}, 400, "float32"),
+    ({"instances": [["a", "b", "c", "d"]]}, 400, "takes numbers"),
+    ({"instances": [[True, False, 1, 2]]}, 400, "takes numbers"),
+    ({"instances": [["1", "2", "3", "4"]]}, 400, "takes numbers"),
     ({"inputs": [[1, 2, 3, 4]], "instances": [[1, 2, 3, 4]]}, 400, "exactly one"),
+    ({"instances": [[1, 2, 3, None]]}, 400, "null"),
+    ({"instances": [[1, 2, 3, 4]], "signature_name": None}, 400, "string"),
+    ({"instances": [[1, 2, 3, 4]], "extra": 1}, 400, "unknown field"),
+    ({"instances": [[1, 2, 3, 4], [1, 2, 3]]}, 400, "inhomogeneous"),
     ({"instances": [[1, 2, 3, 4]], "signature_name": "nope"}, 400, "not found"),
     ([1, 2], 400, "object"),
 ])
@@ -137,9 +146,15 @@ def test_unknown_model_version_and_route(served):
     server, _ = served
     assert request(f"{server.url}/v1/models/other")[0] == 404
     assert request(f"{server.url}/v1/models/iris/versions/9")[0] == 404
-    assert request(f"{server.url}/v1/models/iris/versions/x")[0] == 400
     assert request(f"{server.url}/nowhere")[0] == 404
-    assert request(f"{server.url}/v1/models/iris:predict", method="GET")[0] in (404, 405)
+    # Versions are ASCII digits: "²", Arabic-Indic and fullwidth digits name
+    # no version (Python's int() would read them as 1 and 2).
+    for text in ("x", "%C2%B2", "%E2%91%A0", "%D9%A1", "%EF%BC%91", "1" * 5000, "-1", "1.0"):
+        status, body = request(f"{server.url}/v1/models/iris/versions/{text}")
+        assert status == 404 and "error" in body, (text, status, body)
+        status, body = request(f"{server.url}/v1/models/iris/versions/{text}:predict",
+                               {"instances": [[1, 2, 3, 4]]})
+        assert status == 404 and "error" in body, (text, status, body)
 
 
 def test_request_size_limit(served):
@@ -284,3 +299,95 @@ def test_servable_versions_says_what_a_path_is(tmp_path, iris_model):
                            (tmp_path / "missing", "No artifact")):
         with pytest.raises(ArtifactError, match=fragment):
             servable_versions(str(path))
+
+
+def raw_exchange(port, data, read=True, timeout=10):
+    """Send raw bytes on a new connection; return what came back."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        if not read:
+            return b""
+        chunks = []
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except socket.timeout:
+            pass
+        return b"".join(chunks)
+
+
+def test_method_not_allowed_says_which_are(served):
+    server, _ = served
+    req = urllib.request.Request(f"{server.url}/v1/models/iris:predict", method="GET")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(req, timeout=10)
+    assert caught.value.code == 405
+    assert caught.value.headers["Allow"] == "POST"
+    assert "error" in json.loads(caught.value.read())
+    req = urllib.request.Request(f"{server.url}/v1/models/iris", data=b"{}", method="PUT")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(req, timeout=10)
+    assert caught.value.code == 405 and "GET" in caught.value.headers["Allow"]
+
+
+def test_hostile_bodies_get_json_4xx(served):
+    server, _ = served
+    url = f"{server.url}/v1/models/iris:predict"
+    deep = b"{\"instances\": " + b"[" * 20000 + b"]" * 20000 + b"}"
+    for raw, status in ((deep, 400), (b'{"instances": [[' + b"9" * 5000 + b', 1, 2, 3]]}', 400),
+                        (b"\xff\xfe", 400), (b'{"instances": [[1e999, -1e999, 1, 2]]}', 200)):
+        got, body = request(url, raw=raw)
+        assert got == status, (raw[:40], got, body)
+        assert ("error" in body) == (status != 200)
+    # Not HTTP at all, and a Content-Length that is not a number.
+    answer = raw_exchange(server.port, b"POST /v1/models/iris:predict HTTP/1.1\r\nHost: x\r\n"
+                                       b"Content-Length: abc\r\n\r\n{}")
+    assert answer.startswith(b"HTTP/1.1 400") and b'{"error"' in answer
+
+
+def test_integer_inputs_refuse_nan_fractions_and_overflow(tmp_path):
+    import keras
+
+    keras.utils.set_random_seed(4)
+    tokens = keras.Input((3,), dtype="int32", name="tokens")
+    model = keras.Model(tokens, keras.layers.Dense(2, name="score")(
+        keras.layers.Flatten()(keras.layers.Embedding(10, 2)(tokens))))
+    path = tmp_path / "tokens.onnx"
+    export_model(model, str(path), format="onnx", verbose=False)
+    server = RunningServer(str(path), name="tokens")
+    try:
+        url = f"{server.url}/v1/models/tokens:predict"
+        assert request(url, {"instances": [[1, 2, 3]]})[0] == 200
+        for row, fragment in (([1, 2, "NaN"], "cannot hold NaN"), ([1.5, 2, 3], "whole numbers"),
+                              ([1, 2, 2**40], "must lie in")):
+            raw = json.dumps({"instances": [row]}).replace('"NaN"', "NaN").encode()
+            status, body = request(url, raw=raw)
+            assert status == 400 and fragment in body["error"], (row, status, body)
+        # An index the embedding does not have: the runtime refuses it, a 400.
+        status, body = request(url, {"instances": [[1, 2, 99]]})
+        assert 400 <= status < 500, (status, body)
+    finally:
+        server.close()
+
+
+def test_a_broken_version_is_404_and_the_others_serve(tmp_path, iris_model):
+    base = tmp_path / "iris"
+    export_model(iris_model, str(base), format=FORMAT, version=1, verbose=False)
+    broken = base / "2"
+    broken.mkdir()
+    (broken / ("saved_model.pb" if FORMAT == "tf_saved_model" else "model.onnx")).write_bytes(b"garbage")
+    server = RunningServer(str(base))
+    try:
+        status, body = request(f"{server.url}/v1/models/iris")
+        assert status == 200 and body["model_version_status"][0]["version"] == "1"
+        for suffix in ("", "/metadata"):
+            status, body = request(f"{server.url}/v1/models/iris/versions/2{suffix}")
+            assert status == 404 and "could not be loaded" in body["error"], (status, body)
+        status, body = request(f"{server.url}/v1/models/iris/versions/2:predict",
+                               {"instances": [[1, 2, 3, 4]]})
+        assert status == 404
+    finally:
+        server.close()

@@ -1,0 +1,36 @@
+"""The layout TF-Serving expects for versions of a model, in one place:
+``base/<n>/`` holds version ``n`` (a SavedModel folder, or ``model.onnx``),
+with ``n`` written in ASCII digits. Written by ``export`` and read by the
+server."""
+
+import os
+import re
+
+# ASCII digits only: str.isdigit() and int() also take "²", "١" and "１",
+# which would make folder "١" (or a URL's "/versions/١") version 1. 18
+# digits keep a version inside int64, as TF-Serving's are.
+_VERSION = re.compile(r"[0-9]{1,18}")
+
+ONNX_FILE = "model.onnx"
+
+
+def parse_version(text):
+    """The version ``text`` names, or None when it is not one."""
+    if isinstance(text, str) and _VERSION.fullmatch(text):
+        return int(text)
+    return None
+
+
+def version_numbers(base):
+    """The versions whose folders exist under ``base`` (empty or not)."""
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return []
+    numbers = (parse_version(name) for name in names)
+    return sorted(n for n, name in zip(numbers, names)
+                  if n is not None and os.path.isdir(os.path.join(base, name)))
+
+
+def version_folder(base, version):
+    return os.path.join(base, str(version))
