@@ -20,6 +20,7 @@ for (backend in backends) {
                      switch(order, before = "attached before kerasexport",
                             after = "attached after kerasexport", none = "not loaded"))
     cat(sprintf("\n== testthat, %s ==\n", label))
+    started <- Sys.time()
     counts <- callr::r(
       function(dir, order) {
         # "after": tests/testthat/helper-kerasexport.R attaches keras3 once
@@ -30,6 +31,10 @@ for (backend in backends) {
           reporter = testthat::SummaryReporter$new(show_praise = FALSE),
           stop_on_failure = FALSE
         ))
+        slow <- utils::head(results[order(-results$real), ], 8)
+        cat("slowest tests (s):", paste0(slow$file, ": ", substr(slow$test, 1, 40), " ",
+                                         round(slow$real), collapse = "; "), "\n")
+        cat(sprintf("all tests: %.0f s\n", sum(results$real)))
         c(passed = sum(results$passed),
           failed = sum(results$failed) + sum(results$error),
           skipped = sum(results$skipped))
@@ -39,8 +44,9 @@ for (backend in backends) {
               KERASEXPORT_TEST_KERAS3 = order),
       show = TRUE, stderr = "2>&1"
     )
-    cat(sprintf("%s: %d passed, %d failed, %d skipped\n", label,
-                counts[["passed"]], counts[["failed"]], counts[["skipped"]]))
+    cat(sprintf("%s: %d passed, %d failed, %d skipped (%.0f s)\n", label,
+                counts[["passed"]], counts[["failed"]], counts[["skipped"]],
+                as.numeric(Sys.time() - started, units = "secs")))
     totals <- totals + counts
   }
 }

@@ -14,6 +14,13 @@ skip_if_no_keras3 <- function() {
   skip_if_not_installed("keras3")
 }
 
+# Tests that start fresh R processes with their own load orders (or need no
+# package loaded in this one) run once per backend, in the first order.
+skip_in_second_load_order <- function() {
+  skip_if(identical(Sys.getenv("KERASEXPORT_TEST_KERAS3"), "after"),
+          "starts its own R processes in each load order; runs in the other load order")
+}
+
 skip_if_no_python <- function() {
   skip_if_not(kerasexport_available(), "Python with Keras 3 is not available")
 }

@@ -97,6 +97,7 @@ test_that("library(kerasexport) declares its Python needs to reticulate, without
 })
 
 test_that("the default CPU environment resolves without any CUDA package", {
+  skip_in_second_load_order()
   skip_if_no_python()
   skip_unless_backend("tensorflow")
   skip_on_cran()

@@ -38,6 +38,7 @@ which_method_runs <- function(load_order) {
 }
 
 test_that("kerasexport's method wins whatever the load order", {
+  skip_in_second_load_order()
   skip_on_cran()
   skip_if_no_keras3()
   orders <- list(

@@ -3,6 +3,7 @@
 # Python print lands in the document as messages, and nothing on the console.
 
 test_that("a report using keras3 and kerasexport knits with Keras' output inside it", {
+  skip_in_second_load_order()
   skip_if_no_keras3()
   skip_if_no_python()
   skip_if_not(rmarkdown::pandoc_available(), "pandoc is not available")

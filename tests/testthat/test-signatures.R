@@ -76,8 +76,9 @@ test_that("malformed signatures are classed errors naming the input, with nothin
                  regexp = pattern, class = "kerasexport_error_input_signature")
   }
   bad(list(c(NA, 2)), "describes 1 input.*has 2: 'sepal', 'petal'")
-  bad(list(c(NA, 2), c(NA, 2.5)), "Dimension 2 of input 2 \\('petal'\\) is 2.5")
-  bad(list(c(NA, 2), c(NA, -2)), "Dimension 2 of input 2 \\('petal'\\) is -2")
+  bad(list(c(NA, 2), c(NA, 2.5)), "Input '2' of `input_signature` has dimension 2 = 2.5")
+  bad(list(c(NA, 2), c(NA, -2)), "Input '2' of `input_signature` has dimension 2 = -2")
+  bad(list(sepal = c(NA, 2), petal = c(NA, 0)), "Input 'petal' of `input_signature` has dimension 2 = 0")
   bad(list(sepal = c(NA, 2), leaf = c(NA, 2)), "does not have: 'leaf'")
   bad(list(c(NA, 2), input_spec(c(NA, 2), dtype = "float99")), "unknown dtype 'float99'")
   bad(list(c(NA, 2), c(NA, 2, 1)), "input 2 \\('petal'\\) has rank 3.*expects rank 2")

@@ -14,6 +14,7 @@ port_in_use <- function(port) {
 }
 
 test_that("a tfdeploy script runs with only library() changed", {
+  skip_in_second_load_order()
   skip_if_no_keras3()
   skip_if_no_python()
   skip_unless_backend(c("tensorflow", "jax")) # torch cannot write a SavedModel yet

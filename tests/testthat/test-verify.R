@@ -26,7 +26,7 @@ test_that("verify_artifact() checks its arguments", {
   expect_error(verify_artifact(file.path(tempdir(), "nope.onnx"), NULL),
                class = "kerasexport_error_artifact")
   dir <- withr::local_tempdir()
-  expect_error(verify_artifact(dir, NULL), regexp = "format", class = "kerasexport_error_artifact")
+  expect_error(verify_artifact(dir, NULL), regexp = "Keras 3 model", class = "kerasexport_error_invalid_model")
   expect_error(verify_artifact(dir, NULL, format = "onnx", tolerance = -1),
-               class = "kerasexport_error_argument")
+               class = "kerasexport_error_invalid_model")
 })
