@@ -2,10 +2,21 @@
 #'
 #' `export_savedmodel()` writes a trained Keras 3 model to an artifact that
 #' runs without R, without Keras and without the model's code: a TensorFlow
-#' SavedModel for TF-Serving, an ONNX file for onnxruntime, or any other
-#' format the installed Keras offers (see [export_formats()]). It works on
-#' every Keras backend (TensorFlow, JAX, PyTorch) and on every model, however
-#' it was made: with the keras3 package or with `reticulate::import("keras")`.
+#' SavedModel for TF-Serving, an ONNX file for onnxruntime, a LiteRT file, an
+#' OpenVINO model or a PyTorch ExportedProgram, or any other format the
+#' installed Keras offers (see [export_formats()]). It works on every Keras
+#' backend (TensorFlow, JAX, PyTorch) and on every model, however it was
+#' made: with the keras3 package or with `reticulate::import("keras")`.
+#'
+#' Every backend writes every one of these formats. Where Keras cannot
+#' write a format from the model's backend (a torch model to a SavedModel,
+#' LiteRT or OpenVINO; a JAX model to LiteRT or OpenVINO; a TensorFlow or
+#' JAX model to `"torch"`), the model goes as a `.keras` file to a fresh
+#' Python process on a backend that can, and the artifact is checked against
+#' the model's own predictions before it is placed. A model whose layers
+#' that process cannot rebuild (written in R, or in Python code it cannot
+#' import) is a `kerasexport_error_unsupported_combination` that says which
+#' backends write the format.
 #'
 #' The artifact is written to a temporary sibling of `export_dir_base` and
 #' moved into place only when complete, so a failed export leaves nothing
@@ -20,16 +31,21 @@
 #' filter set with Python's `warnings.filterwarnings()` holds.
 #'
 #' @param object A Keras 3 model.
-#' @param export_dir_base Path of the artifact to write: a directory for
-#'   `"tf_saved_model"`, a file (by convention ending in `.onnx`) for
-#'   `"onnx"`. `~` is expanded and a relative path is taken from R's working
-#'   directory.
+#' @param export_dir_base Path of the artifact to write: a folder for
+#'   `"tf_saved_model"`, else a file with the format's ending: `.onnx`,
+#'   `.tflite` (`"litert"`), `.xml` (`"openvino"`, which writes a `.bin` of
+#'   weights beside it) or `.pt2` (`"torch"`); another ending is an error
+#'   before anything runs. `~` is expanded, a relative path is taken from R's
+#'   working directory, and missing folders are created (and removed again if
+#'   the export fails).
 #' @param ... Named format-specific arguments, passed to Keras, for example
 #'   `opset_version = 17` for ONNX, or `is_static = TRUE` and
 #'   `jax2tf_kwargs = list(enable_xla = FALSE)` for a JAX SavedModel. An
 #'   argument the format does not accept is an error.
 #' @param format The export format: `"tf_saved_model"` (the default),
-#'   `"onnx"`, or another format the installed Keras supports.
+#'   `"onnx"`, `"litert"`, `"openvino"`, `"torch"`, or another format the
+#'   installed Keras supports (written by Keras as it is). OpenVINO and LiteRT
+#'   need `install_kerasexport(formats = ...)`.
 #' @param verbose `TRUE` or `FALSE` to show or hide what Keras prints (and
 #'   warnings about library internals); `NULL` keeps Keras' default for the
 #'   backend and format.

@@ -1,14 +1,15 @@
 #' Describe an exported artifact
 #'
-#' Reads an artifact (a SavedModel folder or an ONNX file, by kerasexport or
-#' any other tool) and describes it the way `saved_model_cli show` does:
+#' Reads an artifact (a SavedModel folder, or an ONNX, LiteRT, OpenVINO or
+#' PyTorch ExportedProgram file, by kerasexport or any other tool) and
+#' describes it the way `saved_model_cli show` does:
 #' format, endpoints (SavedModel signatures, or the ONNX graph), each input
 #' and output with name, dtype and shape, size on disk, and, when kerasexport
 #' wrote it, what produced it (Keras version, backend, date).
 #'
 #' @param path Path of the artifact.
-#' @param format `NULL` to tell the format from the artifact, or
-#'   `"tf_saved_model"` or `"onnx"`.
+#' @param format `NULL` to tell the format from the artifact, or one of
+#'   `"tf_saved_model"`, `"onnx"`, `"litert"`, `"openvino"`, `"torch"`.
 #' @return An object of class `kerasexport_artifact_info`: a list with
 #'   `path`, `format`, `files` (the artifact's name, and for an ONNX file
 #'   with external weights, its `.data` file), `size_bytes` (all of them),

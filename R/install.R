@@ -35,6 +35,9 @@
 #' @param gpu `TRUE` for CUDA builds, `FALSE` for CPU builds, `NA` (the
 #'   default) for CUDA builds on Linux with an NVIDIA GPU and CPU builds
 #'   elsewhere.
+#' @param formats Formats to install support for beyond SavedModel and ONNX,
+#'   which every install has: `"openvino"` (OpenVINO) and `"litert"`
+#'   (the LiteRT interpreter), each with TensorFlow, which writes them.
 #' @param envname Name or path of the virtualenv to create.
 #' @param python_version The Python versions to choose from, as
 #'   `reticulate::virtualenv_starter()` takes them, in order of preference:
@@ -53,12 +56,13 @@
 #' install_kerasexport()                               # TensorFlow, CPU
 #' install_kerasexport(backend = c("jax", "torch"))    # two backends
 #' install_kerasexport(backend = "torch", gpu = TRUE)  # CUDA build of PyTorch
+#' install_kerasexport(formats = c("openvino", "litert"))
 #' }
 install_kerasexport <- function(backend = Sys.getenv("KERAS_BACKEND", "tensorflow"), gpu = NA,
-                                envname = "r-kerasexport",
+                                formats = character(), envname = "r-kerasexport",
                                 python_version = c("3.11", ">=3.10,<3.14"),
                                 python = NULL, new_env = FALSE, ...) {
-  requirements <- python_requirements(backend, gpu, keras3 = has_keras3())
+  requirements <- python_requirements(backend, gpu, keras3 = has_keras3(), formats = formats)
   check_string(envname)
   if (!is.character(python_version) || length(python_version) == 0 || anyNA(python_version)) {
     abort_kerasexport("{.arg python_version} must be a character vector such as {.val 3.11}, not {.obj_type_friendly {python_version}}.",
@@ -101,7 +105,16 @@ install_kerasexport <- function(backend = Sys.getenv("KERAS_BACKEND", "tensorflo
 # GPU builds, read from requirements.ini; with `keras3`, also what keras3
 # needs.
 python_requirements <- function(backend = "tensorflow", gpu = NA, keras3 = FALSE,
-                                os = Sys.info()[["sysname"]], call = caller_env()) {
+                                formats = character(), os = Sys.info()[["sysname"]],
+                                call = caller_env()) {
+  extra_formats <- c("openvino", "litert")
+  if (!is.character(formats) || anyNA(formats) || !all(formats %in% extra_formats)) {
+    abort_kerasexport(
+      c("{.arg formats} must name formats among {.or {.val {extra_formats}}}, not {.obj_type_friendly {formats}}.",
+        i = "SavedModel and ONNX come with every install."),
+      kind = "argument", call = call
+    )
+  }
   backends <- c("tensorflow", "jax", "torch")
   if (!is.character(backend) || length(backend) == 0 || anyNA(backend) ||
       !all(backend %in% backends)) {
@@ -120,7 +133,7 @@ python_requirements <- function(backend = "tensorflow", gpu = NA, keras3 = FALSE
   }
   groups <- requirement_groups()
   chosen <- c("core", if (keras3) "keras3",
-              paste0(unique(backend), if (gpu) "-gpu" else ""))
+              paste0(unique(backend), if (gpu) "-gpu" else ""), unique(formats))
   packages <- unique(unlist(lapply(groups[chosen], `[[`, "packages"), use.names = FALSE))
   indexes <- unique(unlist(lapply(groups[chosen], `[[`, "index"), use.names = FALSE))
   if (os != "Linux" && os != "Windows") {

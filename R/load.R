@@ -1,8 +1,12 @@
 #' Load an exported artifact to predict with it from R
 #'
-#' Loads a SavedModel folder or an ONNX file (any artifact kerasexport
-#' writes) for [predict()]. Neither Keras nor the model's code is needed: a
-#' SavedModel runs in TensorFlow, an ONNX file in onnxruntime.
+#' Loads an artifact of any format kerasexport writes (a SavedModel folder,
+#' an ONNX, LiteRT, OpenVINO or PyTorch ExportedProgram file) for
+#' [predict()], in its own runtime: TensorFlow, onnxruntime, the LiteRT
+#' interpreter, OpenVINO or torch. Neither Keras nor the model's code is
+#' needed. It is called through the endpoint TF-Serving clients call,
+#' `"serving_default"`, as [verify_artifact()] and [serve_savedmodel()] call
+#' it.
 #'
 #' tfdeploy's `load_savedmodel(sess, model_dir)` works too: when the first
 #' argument is `NULL` or a TensorFlow session, the path is the second (or

@@ -88,7 +88,7 @@ serve_savedmodel <- function(path, host = "127.0.0.1", port = NULL, daemonized =
   }
   block <- block %||% if (is.null(daemonized)) FALSE else !daemonized
   versions <- call_python("servable_versions", list(path = path))
-  name <- name %||% sub("\\.onnx$", "", basename(path))
+  name <- name %||% sub("\\.(onnx|tflite|xml|pt2)$", "", basename(path))
   url <- sprintf("http://%s:%s", if (host %in% c("0.0.0.0", "::")) "127.0.0.1" else host,
                  format(port, scientific = FALSE))
   check_port_free(host, port)
@@ -255,6 +255,11 @@ print.kerasexport_server <- function(x, ...) {
 #'   TF-Serving answer) or tfdeploy's (`http://host:port/<signature>/predict`).
 #' @param signature_name The signature to call; `NULL` for the default
 #'   (`"serving_default"`).
+#' @param protocol For a server: `"tf-serving"` (the default) speaks
+#'   TF-Serving's REST API, `"v2"` the Open Inference Protocol (KServe V2),
+#'   which Triton and KServe speak too; then `model` is a server from
+#'   [serve_savedmodel()] or `http://host:port/v2/models/<name>`, and the
+#'   predictions come back like a local artifact's.
 #' @param ... For tfdeploy's scripts: `type` (`"export"` for a path,
 #'   `"webapi"` for a URL, `"graph"` for a loaded artifact) chooses how
 #'   `model` is read, and `sess` is accepted and not needed. Anything else is
@@ -275,7 +280,9 @@ print.kerasexport_server <- function(x, ...) {
 #' path <- file.path(tempdir(), "tfdeploy-style.onnx")
 #' export_savedmodel(model, path, format = "onnx", verbose = FALSE, overwrite = TRUE)
 #' predict_savedmodel(iris[1:2, 1:4], path)
-predict_savedmodel <- function(instances, model, signature_name = NULL, ...) {
+predict_savedmodel <- function(instances, model, signature_name = NULL, ...,
+                               protocol = c("tf-serving", "v2")) {
+  protocol <- check_protocol(protocol)
   dots <- list(...)
   type <- dots$type
   dots$type <- NULL
@@ -291,11 +298,16 @@ predict_savedmodel <- function(instances, model, signature_name = NULL, ...) {
   }
   check_string(signature_name, allow_null = TRUE)
   if (inherits(model, "kerasexport_server")) {
-    model <- paste0(model$url, "/v1/models/", model$name)
+    model <- paste0(model$url, if (protocol == "v2") "/v2/models/" else "/v1/models/", model$name)
   }
   is_url <- is.character(model) && length(model) == 1 && !is.na(model) && grepl("^https?://", model)
+  if (protocol == "v2" && is_url) {
+    outputs <- predict_v2(instances_as_columns(instances), model)
+    return(structure(list(predictions = rows_of(outputs)), class = "savedmodel_predictions"))
+  }
   if (identical(type, "webapi") || (is.null(type) && is_url)) {
-    return(predict_over_http(instances, model, signature_name))
+    predictions <- predict_tf_serving(instances, model, signature_name)
+    return(structure(list(predictions = predictions), class = "savedmodel_predictions"))
   }
   if (is.character(model) && length(model) == 1 && !is_url) {
     model <- load_savedmodel(model)
@@ -385,53 +397,6 @@ rows_of <- function(outputs) {
   }
   n <- dim(outputs[[1]])[[1]] %||% length(outputs[[1]])
   lapply(seq_len(n), function(i) lapply(outputs, one_row, i = i))
-}
-
-# tfdeploy's route is POST <url> itself; TF-Serving's is <url>:predict.
-predict_over_http <- function(instances, url, signature_name, call = caller_env()) {
-  url <- sub("/$", "", url)
-  endpoint <- if (grepl("/v1/models/[^/:]+(/versions/[0-9]+)?$", url)) {
-    paste0(url, ":predict")
-  } else if (grepl("/predict$", url)) {
-    url
-  } else {
-    abort_kerasexport(
-      c("{.arg model} is a server address without a model: {.url {url}}.",
-        i = "Use TF-Serving's {.code http://host:port/v1/models/<name>}, or tfdeploy's
-             {.code http://host:port/serving_default/predict}."),
-      kind = "argument", call = call
-    )
-  }
-  body <- list(instances = instance_rows(instances, call = call))
-  if (!is.null(signature_name)) body$signature_name <- signature_name
-  handle <- curl::new_handle(connecttimeout = 10)
-  curl::handle_setopt(handle, post = TRUE,
-                      postfields = jsonlite::toJSON(body, auto_unbox = TRUE, digits = NA,
-                                                    na = "null"))
-  curl::handle_setheaders(handle, "Content-Type" = "application/json")
-  response <- tryCatch(
-    curl::curl_fetch_memory(endpoint, handle = handle),
-    error = function(e) {
-      abort_kerasexport(
-        c("No answer from the server at {.url {endpoint}}.",
-          x = conditionMessage(e),
-          i = "Is the server running? Start one with {.fn serve_savedmodel}."),
-        kind = "serve", call = call, parent = NA
-      )
-    }
-  )
-  answer <- tryCatch(jsonlite::fromJSON(rawToChar(response$content), simplifyVector = FALSE),
-                     error = function(e) NULL)
-  if (response$status_code != 200 || is.null(answer$predictions)) {
-    error <- if (is.list(answer)) answer$error else NULL
-    abort_kerasexport(
-      "The server at {.url {endpoint}} answered {response$status_code}: {error %||% 'no predictions'}",
-      kind = "serve", call = call, status = response$status_code
-    )
-  }
-  structure(list(predictions = lapply(answer$predictions, function(p) {
-    if (is.list(p) && !is.null(names(p))) lapply(p, unlist) else unlist(p)
-  })), class = "savedmodel_predictions")
 }
 
 # Instances as JSON rows: a list per instance. Rows of a matrix or data

@@ -1,10 +1,12 @@
 #' Check that an artifact reproduces its model
 #'
 #' Runs the artifact in a fresh Python process, which has neither Keras nor
-#' the model's code loaded (proving the artifact is standalone), and compares
-#' its outputs with the model's own predictions on the same inputs.
+#' the model's code loaded (proving the artifact is standalone), the way its
+#' clients run it (its format's runtime, its `"serving_default"` endpoint),
+#' and compares its outputs with the model's own predictions on the same
+#' inputs, matched by name where the artifact uses the model's names.
 #'
-#' @param path Path of a `"tf_saved_model"` or `"onnx"` artifact.
+#' @param path Path of an artifact of any format kerasexport writes.
 #' @param model The Keras model the artifact was exported from.
 #' @param data Inputs to compare on: an array, matrix or data frame for a
 #'   model with one input, or a list of them (named by the model's input

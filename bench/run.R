@@ -154,6 +154,23 @@ if (has_keras3) {
   }
 }
 
+# A torch model to a SavedModel, through a fresh TensorFlow process, against
+# the TensorFlow backend's own export of the same weights.
+if ("torch" %in% backends) section("torch to SavedModel", {
+  message("torch to SavedModel")
+  models_here <- if ("torch" %in% large_backends) bench_models else sub(",?large_mlp", "", bench_models)
+  crossing <- run_process(python, c(file.path(bench_dir, "crossing.py"), runs, models_here), "torch")
+  for (i in seq_len(nrow(crossing))) {
+    row <- crossing[i, ]
+    rows[[length(rows) + 1]] <- data.frame(
+      benchmark = row$benchmark, backend = "torch", format = "tf_saved_model", model = row$model,
+      baseline = row$baseline, baseline_value = signif(row$baseline_value, 4),
+      value = signif(row$value, 4), ratio = round(row$value / row$baseline_value, 3),
+      target = NA, met = NA
+    )
+  }
+})
+
 # 5: what later issues added, against their own baselines.
 for (backend in backends) section(paste("predict from R", backend), {
   message("predict from R: ", backend)
@@ -198,13 +215,21 @@ section("R session floor", {
 section("server latency and throughput", {
 message("server latency and throughput")
 served <- file.path(work, "served.onnx")
+served_medium <- file.path(work, "served-medium.onnx")
 make_artifact <- processx::run(python, c("-c", sprintf(paste(
   "import sys; sys.path[:0] = [%s, %s]; import models;",
   "from kerasexport import export_model;",
   "export_model(models.small_mlp(), %s, format='onnx', verbose=False)"),
   deparse(bench_dir), deparse(file.path(root, "inst", "python")), deparse(served))),
   env = c("current", KERAS_BACKEND = "torch"))
-serving <- run_process(python, c(file.path(bench_dir, "serving.py"), served, runs), "torch")
+processx::run(python, c("-c", sprintf(paste(
+  "import sys; sys.path[:0] = [%s, %s]; import models;",
+  "from kerasexport import export_model;",
+  "export_model(models.medium_mlp(), %s, format='onnx', verbose=False)"),
+  deparse(bench_dir), deparse(file.path(root, "inst", "python")), deparse(served_medium))),
+  env = c("current", KERAS_BACKEND = "torch"))
+serving <- run_process(python, c(file.path(bench_dir, "serving.py"), served, runs, served_medium),
+                       "torch")
 for (i in seq_len(nrow(serving))) {
   row <- serving[i, ]
   rows[[length(rows) + 1]] <- data.frame(

@@ -8,7 +8,8 @@
 #   3. otherwise reticulate >= 1.41 (bookworm ships 1.28, which refuses
 #      NumPy 2), built from Debian trixie's source tarball;
 #   4. the pinned Python virtualenv in .venv, registered as the virtualenv
-#      "r-kerasexport" so that library(kerasexport) finds it from anywhere;
+#      "r-kerasexport" so that library(kerasexport) finds it from anywhere,
+#      and .venv-clients with the clients the tests use (tritonclient);
 #   5. the kerasexport R package itself.
 # Each step keeps a stamp (under .cache/stamps) keyed on what it depends on.
 set -euo pipefail
@@ -116,6 +117,18 @@ else
   [ -d /opt/wheels ] && torch_source=(--find-links /opt/wheels)
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${torch_source[@]}" -r "$LOCK"
   echo "$venv_key" >"$STAMPS/venv"
+fi
+# The clients' virtualenv: Triton's client and KServe's SDK, for the tests.
+CLIENTS="$ROOT/.venv-clients"
+CLIENTS_LOCK="$ROOT/tools/requirements-clients.txt"
+clients_key=$(hash_of "$CLIENTS_LOCK"; "$PYTHON" --version)
+if [ -x "$CLIENTS/bin/python" ] && [ "$(cat "$STAMPS/venv-clients" 2>/dev/null)" = "$clients_key" ]; then
+  say "clients' virtualenv .venv-clients: up to date"
+else
+  say "creating the clients' virtualenv .venv-clients from tools/requirements-clients.txt"
+  [ -x "$CLIENTS/bin/python" ] || "$PYTHON" -m venv "$CLIENTS"
+  "$CLIENTS/bin/python" -m pip install -q --disable-pip-version-check -r "$CLIENTS_LOCK"
+  echo "$clients_key" >"$STAMPS/venv-clients"
 fi
 # Register it where reticulate looks for named virtualenvs, without replacing a
 # real environment a user made there (for example with install_kerasexport()).

@@ -51,7 +51,8 @@ without_python_messages <- function(expr) {
                       kerasexport_python_warning = function(m) tryInvokeRestart("muffleMessage"))
 }
 
-# Formats the current backend can export with Keras 3.15.
+# Formats the current backend writes itself with Keras 3.15 (test-formats.R
+# covers the ones that go through another backend).
 backend_formats <- function() {
   if (test_backend() == "torch") "onnx" else c("tf_saved_model", "onnx")
 }

@@ -103,17 +103,18 @@ test_that("JAX options pass through as Python types", {
   expect_true(suppressMessages(verify_artifact(path, model))$passed)
 })
 
-test_that("torch + tf_saved_model is a classed error that says what works", {
+test_that("torch + tf_saved_model goes through TensorFlow, checked against the torch model", {
   skip_if_no_python()
   skip_unless_backend("torch")
   dir <- withr::local_tempdir()
-  error <- expect_error(
-    suppressMessages(export_savedmodel(small_model(), file.path(dir, "m"))),
-    class = "kerasexport_error_unsupported_combination"
-  )
-  expect_equal(error$alternative, "onnx")
-  expect_match(conditionMessage(error), "ONNX")
-  expect_equal(folder_contents(dir), character())
+  model <- small_model()
+  path <- file.path(dir, "m")
+  suppressMessages(export_savedmodel(model, path, verbose = FALSE))
+  record <- artifact_info(path)$kerasexport
+  expect_equal(record$backend, "torch")
+  expect_equal(record$exported_on_backend, "tensorflow")
+  expect_true(suppressMessages(verify_artifact(path, model))$passed)
+  expect_true(all(startsWith(folder_contents(dir), "m/"))) # no staging left behind
 })
 
 test_that("a failure inside Keras keeps the Python message, drops the traceback, leaves nothing", {

@@ -106,20 +106,14 @@ test_that("the keras3 documentation's example runs verbatim", {
   skip_if_no_python()
   model <- keras3_sequential()
   withr::local_dir(withr::local_tempdir())
-  if (test_backend() == "torch") {
-    # Until torch can write a SavedModel: the classed error, and nothing left.
-    expect_error(suppressMessages(model |> export_savedmodel("path/to/location")),
-                 class = "kerasexport_error_unsupported_combination")
-    expect_false(dir.exists("path"))
-  } else {
-    suppressMessages(model |> export_savedmodel("path/to/location"))
-    tf <- reticulate::import("tensorflow")
-    reloaded_artifact <- tf$saved_model$load("path/to/location")
-    input_data <- iris_x()[1:5, ]
-    predictions <- reloaded_artifact$serve(input_data)
-    expect_equal(as.array(predictions), stats::predict(model, input_data, verbose = 0),
-                 tolerance = 1e-5, ignore_attr = TRUE)
-  }
+  # On torch, the SavedModel is written through TensorFlow.
+  suppressMessages(model |> export_savedmodel("path/to/location"))
+  tf <- reticulate::import("tensorflow")
+  reloaded_artifact <- tf$saved_model$load("path/to/location")
+  input_data <- iris_x()[1:5, ]
+  predictions <- reloaded_artifact$serve(input_data)
+  expect_equal(as.array(predictions), stats::predict(model, input_data, verbose = 0),
+               tolerance = 1e-5, ignore_attr = TRUE)
   suppressMessages(model |> export_savedmodel("path/to/location.onnx", format = "onnx"))
   onnxruntime <- reticulate::import("onnxruntime")
   ort_session <- onnxruntime$InferenceSession("path/to/location.onnx")

@@ -173,3 +173,28 @@ test_that("the server logs to a bounded file, and keeps serving through garbage"
   expect_length(answer$predictions, 1)
   expect_lt(file.size(server$log), 2 * 1024^2)
 })
+
+test_that("the server speaks the Open Inference Protocol (V2) too, from R", {
+  skip_if_no_python()
+  skip_unless_backend("tensorflow")
+  model <- small_model()
+  path <- file.path(withr::local_tempdir(), "iris.onnx")
+  suppressMessages(export_savedmodel(model, path, format = "onnx", verbose = FALSE))
+  server <- serve_savedmodel(path, port = free_port())
+  withr::defer(server$stop())
+  x <- as.matrix(iris[1:4, 1:4])
+  want <- reticulate::py_to_r(keras()$ops$convert_to_numpy(model(x)))
+  expect_equal(predict(server, x, protocol = "v2"), want, tolerance = 1e-5, ignore_attr = TRUE)
+  expect_equal(predict(server, x), want, tolerance = 1e-5, ignore_attr = TRUE)
+  v2 <- predict_savedmodel(x, server, protocol = "v2")
+  expect_equal(do.call(rbind, lapply(v2$predictions, `[[`, 1)), want, tolerance = 1e-5,
+               ignore_attr = TRUE)
+  by_url <- predict_savedmodel(x, paste0(server$url, "/v2/models/iris"), protocol = "v2")
+  expect_equal(by_url$predictions, v2$predictions)
+  expect_error(predict_savedmodel(x, paste0(server$url, "/v1/models/iris"), protocol = "v2"),
+               class = "kerasexport_error_argument")
+  expect_error(predict(server, matrix(1, 2, 3), protocol = "v2"), class = "kerasexport_error_serve")
+  expect_error(predict(server, x, protocol = "v3"), class = "kerasexport_error_argument")
+  health <- curl::curl_fetch_memory(paste0(server$url, "/v2/health/ready"))
+  expect_equal(health$status_code, 200L)
+})

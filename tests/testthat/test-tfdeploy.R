@@ -17,7 +17,6 @@ test_that("a tfdeploy script runs with only library() changed", {
   skip_in_second_load_order()
   skip_if_no_keras3()
   skip_if_no_python()
-  skip_unless_backend(c("tensorflow", "jax")) # torch cannot write a SavedModel yet
   skip_if(port_in_use(8089), "port 8089 (tfdeploy's) is in use")
   dir <- withr::local_tempdir()
   script <- readLines(test_path("fixtures", "tfdeploy-script.R"))

@@ -5,6 +5,7 @@ Plain Python, importable and testable without R. The R package reaches it
 through reticulate.
 """
 
+from kerasexport.deploy import write_deployment
 from kerasexport.errors import KerasExportError
 from kerasexport.export import describe_kwargs
 from kerasexport.export import export_model
@@ -25,4 +26,5 @@ __all__ = [
     "servable_versions",
     "supported_formats",
     "verify",
+    "write_deployment",
 ]

@@ -1,5 +1,6 @@
-"""Optional Python packages: which export needs which, and a clear error when
-one is missing.
+"""Optional Python packages: a clear error, with the command that installs it,
+when one that an export or a runtime needs is missing. Which package each
+needs is listed by each format's module (EXPORT_NEEDS, RUNTIME_NEEDS).
 
 Imports happen here, lazily, and only for what the chosen backend and format
 need: exporting a PyTorch model to ONNX must not pay for importing TensorFlow.
@@ -11,20 +12,6 @@ import os
 import sys
 
 from kerasexport.errors import MissingDependencyError
-
-# (module to import, pip distribution name)
-_NEEDS = {
-    ("tensorflow", "tf_saved_model"): [("tensorflow", "tensorflow-cpu")],
-    ("jax", "tf_saved_model"): [("tensorflow", "tensorflow-cpu")],
-    ("tensorflow", "onnx"): [("tf2onnx", "tf2onnx"), ("onnx", "onnx")],
-    ("jax", "onnx"): [("jax2onnx", "jax2onnx"), ("onnx", "onnx")],
-    ("torch", "onnx"): [("onnx", "onnx"), ("onnxscript", "onnxscript")],
-}
-
-_RUNTIME_NEEDS = {
-    "tf_saved_model": [("tensorflow", "tensorflow-cpu")],
-    "onnx": [("onnxruntime", "onnxruntime")],
-}
 
 
 def pinned_versions():
@@ -87,8 +74,11 @@ def require_for_export(backend, format):
     the exporter imports what it uses when it uses it, and importing the
     rest would cost every export. (Keras' torch exporter uses onnxscript
     only for inputs of fixed shape; importing it takes 0.5 s and 60 MB.)"""
+    from kerasexport import artifact_formats
+
+    fmt = artifact_formats.module(format)
     purpose = f"Exporting a {backend}-backend model to {format!r}"
-    for module, pip_name in _NEEDS.get((backend, format), []):
+    for module, pip_name in (fmt.EXPORT_NEEDS.get(backend, []) if fmt else []):
         if module in _found or module in sys.modules:
             continue
         try:
@@ -101,7 +91,9 @@ def require_for_export(backend, format):
 
 
 def require_for_runtime(format):
-    return [
-        require(module, pip_name, f"Running a {format!r} artifact")
-        for module, pip_name in _RUNTIME_NEEDS.get(format, [])
-    ]
+    """Import what running a ``format`` artifact needs, in the order the
+    format lists it."""
+    from kerasexport import artifact_formats
+
+    return [require(module, pip_name, f"Running a {format!r} artifact")
+            for module, pip_name in artifact_formats.module(format).RUNTIME_NEEDS]

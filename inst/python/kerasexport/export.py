@@ -7,7 +7,9 @@ import shutil
 import tempfile
 import time
 
+from kerasexport import artifact_formats
 from kerasexport import capture
+from kerasexport import crossing
 from kerasexport import formats
 from kerasexport import metadata
 from kerasexport import scrub as scrubbing
@@ -18,21 +20,14 @@ from kerasexport.errors import ExportFailedError
 from kerasexport.errors import InvalidModelError
 from kerasexport.errors import KerasExportError
 from kerasexport.errors import UnknownArgumentError
-from kerasexport.inspect_artifact import artifact_files
 
 
-# Formats kerasexport knows well enough to name the artifact's inputs and
-# outputs and to record metadata inside it.
-NAMED_FORMATS = ("tf_saved_model", "onnx")
-
-
-def _format_module(format):
-    if format == "tf_saved_model":
-        from kerasexport import saved_model
-        return saved_model.export
-    if format == "onnx":
-        from kerasexport import onnx
-        return onnx.export
+def _exporter(format):
+    """The function that writes ``format``: its module's, or Keras' own for
+    a format kerasexport does not know."""
+    fmt = artifact_formats.module(format)
+    if fmt is not None:
+        return fmt.export
     from kerasexport import passthrough
 
     return lambda *args, **kwargs: passthrough.export(*args, format=format, **kwargs)
@@ -72,15 +67,10 @@ def ensure_called(model):
 
 def looks_like_artifact(path, format):
     """Whether ``path`` holds an artifact of ``format`` that may be replaced."""
-    if format == "tf_saved_model":
-        return os.path.isdir(path) and (
-            os.path.isfile(os.path.join(path, "saved_model.pb"))
-            or os.path.isfile(os.path.join(path, "saved_model.pbtxt")))
-    if format == "onnx":
-        from kerasexport import onnx_file
-
-        return os.path.isfile(path) and onnx_file.is_onnx(path)
-    # For formats we know less about: a file of the same kind only.
+    fmt = artifact_formats.module(format)
+    if fmt is not None:
+        return fmt.is_artifact(path)
+    # For formats we know nothing about: a file of the same kind only.
     return os.path.isfile(path)
 
 
@@ -148,19 +138,22 @@ def versioned_path(base, format, version, created=None):
         raise ArtifactError(f"`version` must be a whole number >= 1 or \"auto\", not {version!r}.",
                             hint="TF-Serving reads versions as folder names 1, 2, 3, ...")
     folder = versions.version_folder(base, version)
-    if format == "onnx" and os.path.isdir(folder):
-        # A version is one artifact: an ONNX file never goes into a folder
+    entry = versions.version_entry(format)
+    if entry and os.path.isdir(folder):
+        # A version is one artifact: a file never goes into a version folder
         # that holds something else (a SavedModel, say).
-        others = set(os.listdir(folder)) - {versions.ONNX_FILE, versions.ONNX_FILE + ".data"}
+        mine = {os.path.basename(f) for f in artifact_formats.files(os.path.join(folder, entry),
+                                                                        format)} | {entry}
+        others = set(os.listdir(folder)) - mine
         if others:
             raise ArtifactError(
-                f"Version {version} at {folder!r} already holds something other than an ONNX "
-                f"model ({', '.join(sorted(others)[:3])}); kerasexport never changes it.",
+                f"Version {version} at {folder!r} already holds something other than a "
+                f"{format!r} model ({', '.join(sorted(others)[:3])}); kerasexport never changes it.",
                 hint='Export a new version (version = "auto"), or choose another base folder.',
                 path=folder)
     created = created if created is not None else []
-    make_folders(folder if format == "onnx" else base, created)
-    return os.path.join(folder, versions.ONNX_FILE) if format == "onnx" else folder
+    make_folders(folder if entry else base, created)
+    return os.path.join(folder, entry) if entry else folder
 
 
 def _staging_prefix(path):
@@ -208,8 +201,9 @@ def _move_into_place(staged, path, replace, format):
     the old artifact is never replaced.
     """
     folder = os.path.dirname(path)
-    new = [(f, os.path.join(folder, os.path.basename(f))) for f in artifact_files(staged, format)]
-    old = artifact_files(path, format) if replace else []
+    new = [(f, os.path.join(folder, os.path.basename(f)))
+           for f in artifact_formats.files(staged, format)]
+    old = artifact_formats.files(path, format) if replace else []
     for _, target in new[1:]:
         if os.path.lexists(target) and target not in old:
             raise ArtifactError(
@@ -245,20 +239,23 @@ def _move_into_place(staged, path, replace, format):
 
 def export_model(model, filepath, format="tf_saved_model", verbose=None,
                  input_signature=None, overwrite=False, model_names=True, scrub=True,
-                 version=None, external_data=None, **kwargs):
+                 version=None, external_data=None, trained_on=None, **kwargs):
     """Export ``model`` to ``filepath`` and return a description of the result.
 
     The artifact is written into a temporary sibling of ``filepath`` and moved
     into place only once complete, so a failure at any point leaves whatever
     was at ``filepath`` untouched and no partial artifact behind.
+    ``trained_on``: the backend the model was trained on, when this process
+    exports it on another (see ``crossing``).
     """
-    import keras
-
     path = os.path.abspath(os.path.expanduser(os.fspath(filepath)))
     formats.check_format(format)
     formats.check_kwargs(format, kwargs)
+    if version is None:
+        artifact_formats.check_path(path, format)
     if external_data is not None:
-        if format != "onnx":
+        fmt = artifact_formats.module(format)
+        if fmt is None or "external_data" not in getattr(fmt, "OWN_KWARGS", ()):
             raise UnknownArgumentError(
                 f"`external_data` is for ONNX artifacts; format = {format!r} does not take it.",
                 hint="Leave `external_data` as NULL, or export with format = \"onnx\".",
@@ -272,14 +269,14 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None,
         else:
             make_folders(os.path.dirname(path), created)
         return _export_checked(model, path, format, verbose, input_signature, overwrite,
-                               model_names, scrub, version, kwargs)
+                               model_names, scrub, version, kwargs, trained_on)
     except BaseException:
         _remove_empty(created)
         raise
 
 
 def _export_checked(model, path, format, verbose, input_signature, overwrite, model_names,
-                    scrub, version, kwargs):
+                    scrub, version, kwargs, trained_on):
     import keras
 
     replace = _check_destination(path, format, overwrite)
@@ -288,8 +285,10 @@ def _export_checked(model, path, format, verbose, input_signature, overwrite, mo
         signatures.build_from_signature(model, input_signature)
     ensure_called(model)
     backend = keras.backend.backend()
+    fmt = artifact_formats.module(format)
+    named = fmt is not None and fmt.NAMED
     format_kwargs = dict(kwargs)
-    if format in NAMED_FORMATS:
+    if named:
         format_kwargs["model_names"] = model_names
 
     remove_stale_staging(path)
@@ -303,17 +302,23 @@ def _export_checked(model, path, format, verbose, input_signature, overwrite, mo
         if verbose is False:
             capture.hide_internal_warnings()
         try:
-            record = _record(model, format, backend, input_signature, model_names)
-            if format in NAMED_FORMATS:
-                def finish(artifact):
-                    if scrub:
-                        record["local_information_removed"] = scrubbing.scrub(
-                            artifact, format, extra_paths=[staging, os.path.dirname(path)])
-                    metadata.write(artifact, format, record)
+            if crossing.needed(backend, format):
+                record = crossing.export_across(model, staged, format, backend, verbose,
+                                                input_signature, model_names, scrub, kwargs)
+                record = {k: v for k, v in record.items() if k not in ("path", "seconds", "version")}
+            else:
+                record = _record(model, format, trained_on or backend, backend, input_signature,
+                                 model_names and named)
+                if fmt is not None:
+                    def finish(artifact):
+                        if scrub:
+                            record["local_information_removed"] = fmt.scrub(
+                                artifact, scrubbing.Finder([staging, os.path.dirname(path)]))
+                        fmt.write_record(artifact, record)
 
-                format_kwargs["finish"] = finish
-            _format_module(format)(model, staged, backend, verbose=verbose,
-                                   input_signature=input_signature, **format_kwargs)
+                    format_kwargs["finish"] = finish
+                _exporter(format)(model, staged, backend, verbose=verbose,
+                                  input_signature=input_signature, **format_kwargs)
         except KerasExportError:
             raise
         except Exception as error:
@@ -345,11 +350,12 @@ def _export_checked(model, path, format, verbose, input_signature, overwrite, mo
 
     result = dict(record, path=path, seconds=time.perf_counter() - started)
     if version is not None:
-        result["version"] = int(os.path.basename(path if format != "onnx" else os.path.dirname(path)))
+        entry = versions.version_entry(format)
+        result["version"] = int(os.path.basename(os.path.dirname(path) if entry else path))
     return result
 
 
-def _record(model, format, backend, input_signature, model_names):
+def _record(model, format, trained_on, backend, input_signature, model_names):
     from keras import tree
 
     from kerasexport.verify import model_outputs
@@ -367,7 +373,10 @@ def _record(model, format, backend, input_signature, model_names):
         outputs = signatures.output_names(model, count)
     else:
         inputs, outputs = [], []
-    return metadata.make_record(model, format, backend, inputs, outputs, model_names)
+    record = metadata.make_record(model, format, trained_on, inputs, outputs, model_names)
+    if backend != trained_on:
+        record["exported_on_backend"] = backend
+    return record
 
 
 def describe_kwargs(**kwargs):

@@ -16,10 +16,6 @@ from kerasexport.errors import UnsupportedFormatError
 # Arguments that kerasexport passes itself, never through **kwargs.
 _OWN_ARGUMENTS = {"self", "model", "filepath", "verbose", "input_signature"}
 
-# Formats whose extra kwargs Keras forwards to a third-party converter
-# (LiteRT's converter, torch.export): their set is open, so unknown names are
-# passed on for that converter to judge.
-_OPEN_KWARGS_FORMATS = {"litert", "torch"}
 
 
 @functools.lru_cache(maxsize=None)
@@ -40,10 +36,9 @@ def supported_formats():
     except Exception:  # pragma: no cover - depends on a future Keras
         pass
     # Fallback: one `export_<name>` function per format in keras.src.export.
-    from keras.src import export as keras_export
+    from kerasexport import keras_private
 
-    names = [n[len("export_"):] for n in dir(keras_export) if n.startswith("export_")]
-    return tuple("tf_saved_model" if n == "saved_model" else n for n in sorted(names))
+    return keras_private.export_function_formats()
 
 
 def check_format(format):
@@ -59,13 +54,6 @@ def check_format(format):
     return format
 
 
-def _keras_export_function(format):
-    from keras.src import export as keras_export
-
-    name = "export_saved_model" if format == "tf_saved_model" else f"export_{format}"
-    return getattr(keras_export, name, None)
-
-
 @functools.lru_cache(maxsize=None)
 def endpoint_kwargs():
     """Keyword arguments that Keras' ExportArchive endpoints accept.
@@ -73,9 +61,9 @@ def endpoint_kwargs():
     They are documented in ``ExportArchive.add_endpoint`` as a bulleted list of
     backticked names (``is_static``, ``jax2tf_kwargs`` in Keras 3.15).
     """
-    from keras.src.export.saved_model import ExportArchive
+    from kerasexport import keras_private
 
-    doc = inspect.getdoc(ExportArchive.add_endpoint) or ""
+    doc = keras_private.endpoint_kwargs_doc()
     section = doc.split("**kwargs", 1)[1] if "**kwargs" in doc else ""
     section = re.split(r"\n\S", section, maxsplit=1)[0]  # up to the next heading
     return tuple(sorted(set(re.findall(r"-\s+`(\w+)`", section))))
@@ -85,10 +73,15 @@ def endpoint_kwargs():
 def accepted_kwargs(format):
     """Names of the extra keyword arguments ``format`` accepts, or None when
     the set is open (forwarded to a third-party converter)."""
-    if format in _OPEN_KWARGS_FORMATS:
+    from kerasexport import artifact_formats
+
+    fmt = artifact_formats.module(format)
+    if getattr(fmt, "OPEN_KWARGS", False):
         return None
     names = set(endpoint_kwargs())
-    function = _keras_export_function(format)
+    from kerasexport import keras_private
+
+    function = keras_private.export_function(format)
     if function is not None:
         for parameter in inspect.signature(function).parameters.values():
             if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):

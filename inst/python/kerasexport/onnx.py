@@ -1,13 +1,29 @@
-"""Export to ONNX, and where an ONNX artifact's weights live on disk."""
+"""ONNX: one .onnx file (with a .data file beside it for large weights), run
+by onnxruntime; everything kerasexport knows about it (see
+``artifact_formats``). ``onnx_file`` reads and writes the file itself."""
 
+import json
 import os
 
 from kerasexport import dependencies
+from kerasexport import keras_private
 from kerasexport import onnx_file
 from kerasexport import signatures
 from kerasexport.errors import ArtifactError
 
 FORMAT = "onnx"
+SUFFIX = ".onnx"
+VERSION_ENTRY = "model.onnx"
+NATIVE_BACKENDS = ("tensorflow", "jax", "torch")
+EXPORT_NEEDS = {
+    "tensorflow": [("tf2onnx", "tf2onnx"), ("onnx", "onnx")],
+    "jax": [("jax2onnx", "jax2onnx"), ("onnx", "onnx")],
+    "torch": [("onnx", "onnx"), ("onnxscript", "onnxscript")],
+}
+RUNTIME_NEEDS = [("onnxruntime", "onnxruntime")]
+NAMED = True
+OWN_KWARGS = ("external_data",)  # kerasexport's, not Keras'
+RECORD_KEY = "kerasexport"  # in the graph's metadata_props
 
 # One protobuf message, so one self-contained ONNX file, holds at most 2 GB
 # (onnx.checker.MAXIMUM_PROTOBUF).
@@ -74,12 +90,10 @@ def _resolve_layout(filepath, graph_model, external_data):
 
 def _tf_input_signature(model, input_signature):
     from keras import tree
-    from keras.src.export.export_utils import get_input_signature
-    from keras.src.export.export_utils import make_tf_tensor_spec
 
     if input_signature is None:
-        input_signature = get_input_signature(model)
-    return tree.map_structure(make_tf_tensor_spec, input_signature)
+        input_signature = keras_private.input_signature(model)
+    return tree.map_structure(keras_private.tf_tensor_spec, input_signature)
 
 
 def embed_captured_constants(graph_model, model, input_signature=None):
@@ -95,12 +109,11 @@ def embed_captured_constants(graph_model, model, input_signature=None):
     """
     import onnx
     from keras import tree
-    from keras.src.export.onnx import get_concrete_fn
 
     signature = _tf_input_signature(model, input_signature)
     if len(graph_model.graph.input) <= len(tree.flatten(signature)):
         return []
-    concrete = get_concrete_fn(model, signature).get_concrete_function(*signature)
+    concrete = keras_private.tf_function(model, signature).get_concrete_function(*signature)
     captured = {
         placeholder.name: value
         for placeholder, value in zip(concrete.graph.internal_captures, concrete.captured_inputs)
@@ -145,3 +158,143 @@ def rename_graph_io(graph_model, inputs, outputs=None, model=None):
         node.input[:] = [mapping.get(n, n) for n in node.input]
         node.output[:] = [mapping.get(n, n) for n in node.output]
     return mapping
+
+
+# --- on disk ---------------------------------------------------------------------
+
+def is_artifact(path):
+    return os.path.isfile(path) and onnx_file.is_onnx(path)
+
+
+def files(path):
+    return [path, *companion_files(path)] if os.path.isfile(path) else [path]
+
+
+def _value(value):
+    import onnx
+
+    tensor = value.type.tensor_type
+    try:
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name
+    except Exception:
+        dtype = str(tensor.elem_type)
+    shape = [d.dim_value if d.HasField("dim_value") else None for d in tensor.shape.dim]
+    return {"name": value.name, "dtype": dtype, "shape": shape}
+
+
+def describe(path):
+    """The graph's inputs and outputs, read without its weights. An ONNX
+    graph has one endpoint; it is called "serving_default", the signature
+    TF-Serving clients ask for."""
+    graph_model = onnx_file.read_graph(path)
+    initializers = {i.name for i in graph_model.graph.initializer}
+    return {
+        "endpoints": [{
+            "name": "serving_default",
+            "inputs": [_value(v) for v in graph_model.graph.input if v.name not in initializers],
+            "outputs": [_value(v) for v in graph_model.graph.output],
+        }],
+        "producer": " ".join(p for p in (graph_model.producer_name, graph_model.producer_version)
+                             if p and p != "None"),
+        "opset": [{"domain": o.domain or "ai.onnx", "version": o.version}
+                  for o in graph_model.opset_import],
+    }
+
+
+def write_record(graph_model, record):
+    """Record ``record`` in an in-memory graph (saved by the caller)."""
+    kept = [p for p in graph_model.metadata_props if p.key != RECORD_KEY]
+    del graph_model.metadata_props[:]
+    graph_model.metadata_props.extend(kept)
+    graph_model.metadata_props.add(key=RECORD_KEY, value=json.dumps(record, indent=2, sort_keys=True))
+
+
+def read_record(path):
+    try:
+        for prop in onnx_file.read_graph(path).metadata_props:
+            if prop.key == RECORD_KEY:
+                return json.loads(prop.value)
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def scrub(graph_model, finder):
+    """Clean an in-memory graph: doc strings dropped (only ever debugging
+    information; the torch exporter with verbose = TRUE writes source paths
+    there), local paths in names, attributes and metadata replaced. Returns
+    what held local information."""
+    import onnx
+
+    findings = []
+
+    def note(location, kinds):
+        for kind in kinds:
+            findings.append({"location": location, "kind": kind})
+
+    def visit_graph(graph, where):
+        if graph.doc_string:
+            note(f"{where}.doc_string", finder.kinds(graph.doc_string, prose=True) or [])
+            graph.doc_string = ""
+        for i, node in enumerate(graph.node):
+            label = f"{where}.node[{i}]"
+            if node.doc_string:
+                note(f"{label}.doc_string", finder.kinds(node.doc_string, prose=True))
+                node.doc_string = ""
+            kinds = finder.kinds(node.name)
+            if kinds:
+                note(f"{label}.name", kinds)
+                node.name = finder.clean(node.name)
+            for attribute in node.attribute:
+                if attribute.type == onnx.AttributeProto.STRING:
+                    text = attribute.s.decode("utf-8", "replace")
+                    kinds = finder.kinds(text, prose=True)
+                    if kinds:
+                        note(f"{label}.attribute[{attribute.name}]", kinds)
+                        attribute.s = finder.clean(text).encode("utf-8")
+                elif attribute.type == onnx.AttributeProto.GRAPH:
+                    visit_graph(attribute.g, f"{label}.{attribute.name}")
+                elif attribute.type == onnx.AttributeProto.GRAPHS:
+                    for j, subgraph in enumerate(attribute.graphs):
+                        visit_graph(subgraph, f"{label}.{attribute.name}[{j}]")
+
+    if graph_model.doc_string:
+        note("model.doc_string", finder.kinds(graph_model.doc_string, prose=True))
+        graph_model.doc_string = ""
+    visit_graph(graph_model.graph, "graph")
+    for function in graph_model.functions:
+        visit_graph(function, f"function[{function.name}]")
+    for prop in graph_model.metadata_props:
+        kinds = finder.kinds(prop.value, prose=True)
+        if kinds:
+            note(f"metadata_props[{prop.key}]", kinds)
+            prop.value = finder.clean(prop.value)
+    return [f for f in findings if f["kind"]]
+
+
+def copy_to(path, target):
+    """A copy of the artifact at ``target``; a .data file keeps its name,
+    which the graph refers to."""
+    import shutil
+
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    shutil.copy2(path, target)
+    for companion in companion_files(path):
+        shutil.copy2(companion, os.path.join(os.path.dirname(target), os.path.basename(companion)))
+
+
+# --- running it ------------------------------------------------------------------
+
+class Runner:
+    """An onnxruntime session on the CPU; its one endpoint is
+    "serving_default"."""
+
+    def __init__(self, path, info):
+        (ort,) = dependencies.require_for_runtime(FORMAT)
+        self._session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        self.endpoints = {e["name"]: e for e in info["endpoints"]}
+        self.default = "serving_default"
+        self._outputs = [o.name for o in self._session.get_outputs()]
+
+    def run(self, name, feed):
+        return dict(zip(self._outputs, self._session.run(None, feed)))

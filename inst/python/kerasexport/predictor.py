@@ -4,7 +4,6 @@ are needed. Used from R (load_savedmodel(), predict()) and by the server."""
 
 import numpy as np
 
-from kerasexport import dependencies
 from kerasexport.errors import KerasExportError
 from kerasexport.inspect_artifact import describe
 from kerasexport.signatures import shape_text
@@ -17,28 +16,19 @@ class InputError(KerasExportError, ValueError):
 
 
 class Predictor:
+    """An artifact of any format kerasexport knows, run by its format's
+    runtime through the endpoint clients call ("serving_default")."""
+
     def __init__(self, path, format=None, signature_name=None):
+        from kerasexport import artifact_formats
+
         self.info = describe(path, format)
         self.path = self.info["path"]
         self.format = self.info["format"]
-        endpoints = {e["name"]: e for e in self.info["endpoints"]}
-        if self.format == "onnx":
-            # An ONNX graph has one endpoint; clients written for TF-Serving
-            # ask for it as "serving_default".
-            endpoints = {"serving_default": self.info["endpoints"][0]}
-        default = "serving_default" if "serving_default" in endpoints else self.info["endpoints"][0]["name"]
-        self.signature_names = list(endpoints)
-        self.default_signature = default
-        self._endpoints = endpoints
-        self._functions = {}
-        if self.format == "onnx":
-            (ort,) = dependencies.require_for_runtime("onnx")
-            self._session = ort.InferenceSession(self.path, providers=["CPUExecutionProvider"])
-        else:
-            (tf,) = dependencies.require_for_runtime("tf_saved_model")
-            self._tf = tf
-            # Keep the loaded object referenced: its functions use its variables.
-            self._loaded = tf.saved_model.load(self.path)
+        self._runner = artifact_formats.module(self.format).Runner(self.path, self.info)
+        self._endpoints = self._runner.endpoints
+        self.signature_names = list(self._endpoints)
+        self.default_signature = self._runner.default
         self.signature(signature_name)  # fail early on an unknown name
 
     def signature(self, name=None):
@@ -50,14 +40,7 @@ class Predictor:
         return self._endpoints[name]
 
     def _run(self, name, feed):
-        if self.format == "onnx":
-            outputs = self._session.run(None, feed)
-            return dict(zip([o["name"] for o in self.signature(name)["outputs"]], outputs))
-        function = self._functions.get(name)
-        if function is None:
-            function = self._functions[name] = self._loaded.signatures[name]
-        result = function(**{k: self._tf.constant(v) for k, v in feed.items()})
-        return {k: v.numpy() for k, v in result.items()}
+        return self._runner.run(name, feed)
 
     def prepare(self, inputs, signature_name=None):
         """Match ``inputs`` (a dict by name, a list by position, or one

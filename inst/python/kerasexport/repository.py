@@ -5,6 +5,7 @@ versions on demand and watches the folder for new ones."""
 import os
 import threading
 
+from kerasexport import artifact_formats
 from kerasexport import versions as layout
 from kerasexport.errors import ArtifactError
 from kerasexport.predictor import Predictor
@@ -15,23 +16,20 @@ class NotServable(Exception):
 
 
 def is_artifact(path):
-    from kerasexport import onnx_file
-
-    return (os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))) or (
-        os.path.isfile(path) and path.endswith(".onnx") and onnx_file.is_onnx(path))
+    try:
+        artifact_formats.detect(path)
+    except ArtifactError:
+        return False
+    return True
 
 
 def version_dirs(base):
     """{version: artifact path} for a TF-Serving style folder of versions."""
     found = {}
     for version in layout.version_numbers(base):
-        folder = layout.version_folder(base, version)
-        if is_artifact(folder):
-            found[version] = folder
-            continue
-        onnx_files = sorted(f for f in os.listdir(folder) if f.endswith(".onnx"))
-        if onnx_files:
-            found[version] = os.path.join(folder, onnx_files[0])
+        artifact = layout.version_artifact(layout.version_folder(base, version))
+        if artifact is not None:
+            found[version] = artifact
     return found
 
 
@@ -45,14 +43,15 @@ def servable_versions(path):
     found = sorted(version_dirs(path))
     if found:
         return found
-    hint = ("Serve a SavedModel folder, an .onnx file, or a folder of numbered versions "
-            "as export_savedmodel(version = ) writes it.")
+    hint = ("Serve an artifact (a SavedModel folder, an .onnx, .tflite, .xml or .pt2 file), "
+            "or a folder of numbered versions as export_savedmodel(version = ) writes it.")
     if os.path.isdir(path):
         raise ArtifactError(
-            f"{path!r} is a folder without a saved_model.pb and without numbered version "
-            "folders (1/, 2/, ...) that hold an artifact.", hint=hint, path=path)
+            f"{path!r} is a folder that is not an artifact and has no numbered version "
+            "folders (1/, 2/, ...) that hold one.", hint=hint, path=path)
     if os.path.exists(path):
-        raise ArtifactError(f"{path!r} is a file that is not an ONNX model.", hint=hint, path=path)
+        raise ArtifactError(f"{path!r} is a file that is not an artifact kerasexport knows.",
+                            hint=hint, path=path)
     raise ArtifactError(f"No artifact at {path!r}.", hint=hint, path=path)
 
 

@@ -1,10 +1,26 @@
-"""Export to TensorFlow SavedModel."""
+"""TensorFlow SavedModel: a folder with saved_model.pb. TF-Serving's format;
+everything kerasexport knows about it (see ``artifact_formats``)."""
+
+import json
+import os
+import re
+import shutil
 
 from kerasexport import dependencies
+from kerasexport import keras_private
 from kerasexport import signatures
-from kerasexport.errors import UnsupportedCombinationError
 
 FORMAT = "tf_saved_model"
+SUFFIX = ""  # a folder
+VERSION_ENTRY = ""  # a version folder is the SavedModel itself
+# Keras 3.15's torch backend fails inside torch.export for every model.
+NATIVE_BACKENDS = ("tensorflow", "jax")
+EXPORT_NEEDS = {backend: [("tensorflow", "tensorflow-cpu")] for backend in NATIVE_BACKENDS}
+RUNTIME_NEEDS = [("tensorflow", "tensorflow-cpu")]
+NAMED = True
+# The record of what made it: in assets.extra, which TF-Serving reads only
+# for warm-up data.
+RECORD_FILE = os.path.join("assets.extra", "kerasexport.json")
 
 
 def export(model, filepath, backend, verbose=None, input_signature=None,
@@ -17,22 +33,7 @@ def export(model, filepath, backend, verbose=None, input_signature=None,
 
 
 def _export(model, filepath, backend, verbose, input_signature, model_names, **kwargs):
-    try:
-        _write_archive(model, filepath, verbose, input_signature, model_names, **kwargs)
-    except Exception as error:
-        if backend == "torch":
-            # Keras 3.15 fails inside torch.export (dynamic_shapes mismatch)
-            # for every model; say so, and what works today.
-            raise UnsupportedCombinationError(
-                "Keras cannot export a torch-backend model to 'tf_saved_model' "
-                f"({type(error).__name__}: {str(error).splitlines()[0]}).",
-                hint="Export to ONNX instead (format = \"onnx\"), or train and "
-                "export with the TensorFlow or JAX backend.",
-                backend=backend,
-                format=FORMAT,
-                alternative="onnx",
-            ) from error
-        raise
+    _write_archive(model, filepath, verbose, input_signature, model_names, **kwargs)
 
 
 def _write_archive(model, filepath, verbose, input_signature, model_names, **kwargs):
@@ -44,12 +45,9 @@ def _write_archive(model, filepath, verbose, input_signature, model_names, **kwa
     Keras names the signature's tensors ``args_0``/``output_0``
     (keras-team/keras#19458), which TF-Serving clients cannot know.
     """
-    from keras.src.export.export_utils import get_input_signature
-    from keras.src.export.saved_model import DEFAULT_ENDPOINT_NAME
-    from keras.src.export.saved_model import ExportArchive
-
+    ExportArchive, DEFAULT_ENDPOINT_NAME = keras_private.export_archive()
     if input_signature is None:
-        input_signature = get_input_signature(model)
+        input_signature = keras_private.input_signature(model)
     archive = ExportArchive()
     serve = archive.track_and_add_endpoint(DEFAULT_ENDPOINT_NAME, model, input_signature, **kwargs)
     if model_names:
@@ -114,3 +112,113 @@ def _store_weights_once(archive):
 
 def _dtype_name(dtype):
     return getattr(dtype, "name", None) or str(dtype)
+
+
+# --- on disk ---------------------------------------------------------------------
+
+def is_artifact(path):
+    return os.path.isdir(path) and (os.path.isfile(os.path.join(path, "saved_model.pb"))
+                                    or os.path.isfile(os.path.join(path, "saved_model.pbtxt")))
+
+
+def files(path):
+    return [path]
+
+
+def _natural(name):
+    # output_2 before output_10
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def describe(path):
+    """Signatures, read from the protocol buffer with TensorFlow's message
+    classes, without loading the model."""
+    from tensorflow.core.protobuf import saved_model_pb2
+    from tensorflow.python.framework import dtypes
+
+    message = saved_model_pb2.SavedModel()
+    with open(os.path.join(path, "saved_model.pb"), "rb") as handle:
+        message.ParseFromString(handle.read())
+    meta_graph = message.meta_graphs[0]
+
+    def tensor(name, info):
+        shape = None if info.tensor_shape.unknown_rank else [
+            None if d.size < 0 else d.size for d in info.tensor_shape.dim]
+        return {"name": name, "dtype": dtypes.as_dtype(info.dtype).name, "shape": shape}
+
+    endpoints = []
+    for key in sorted(meta_graph.signature_def, key=lambda k: (k != "serving_default", k)):
+        if key.startswith("__"):
+            continue
+        signature = meta_graph.signature_def[key]
+        endpoints.append({
+            "name": key,
+            "inputs": [tensor(n, signature.inputs[n]) for n in sorted(signature.inputs, key=_natural)],
+            "outputs": [tensor(n, signature.outputs[n]) for n in sorted(signature.outputs, key=_natural)],
+        })
+    return {"endpoints": endpoints,
+            "producer": "TensorFlow " + meta_graph.meta_info_def.tensorflow_version, "opset": []}
+
+
+def write_record(path, record):
+    os.makedirs(os.path.join(path, "assets.extra"), exist_ok=True)
+    with open(os.path.join(path, RECORD_FILE), "w", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def read_record(path):
+    try:
+        with open(os.path.join(path, RECORD_FILE), encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def scrub(path, finder):
+    """Remove the debug information (stack traces with local paths); report
+    local information left in the binary protocol buffers, which are never
+    rewritten."""
+    findings = []
+    debug = os.path.join(path, "debug")
+    if os.path.isdir(debug):
+        findings.append({"location": "debug/", "kind": "stack traces"})
+        shutil.rmtree(debug)
+    for root, _, names in os.walk(path):
+        for name in names:
+            if name == "kerasexport.json" or name.startswith("variables.data"):
+                continue
+            file_path = os.path.join(root, name)
+            with open(file_path, "rb") as handle:
+                text = handle.read().decode("utf-8", "replace")
+            for kind in finder.kinds(text):
+                findings.append({"location": os.path.relpath(file_path, path), "kind": kind,
+                                 "removed": False})
+    return findings
+
+
+def copy_to(path, target):
+    """A copy of the artifact at ``target``."""
+    shutil.copytree(path, target)
+
+
+# --- running it ------------------------------------------------------------------
+
+class Runner:
+    """A loaded SavedModel, called through its signatures as TF-Serving
+    calls it: inputs and outputs by name."""
+
+    def __init__(self, path, info):
+        (tf,) = dependencies.require_for_runtime(FORMAT)
+        self._tf = tf
+        # Keep the loaded object referenced: its functions use its variables.
+        self._loaded = tf.saved_model.load(path)
+        self.endpoints = {e["name"]: e for e in info["endpoints"]}
+        self.default = "serving_default" if "serving_default" in self.endpoints else next(iter(self.endpoints))
+        self._functions = {}
+
+    def run(self, name, feed):
+        function = self._functions.get(name)
+        if function is None:
+            function = self._functions[name] = self._loaded.signatures[name]
+        result = function(**{k: self._tf.constant(v) for k, v in feed.items()})
+        return {k: v.numpy() for k, v in result.items()}

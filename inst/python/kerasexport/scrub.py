@@ -9,6 +9,9 @@ machine's local folders and the user's name; ONNX strings are cleaned (doc
 strings dropped, paths in names and metadata replaced), and SavedModel debug
 information, which holds stack traces, is removed. What was found is returned
 and recorded in the artifact, for ``artifact_info()`` to report.
+
+This module finds local information; each format's module (``scrub``)
+knows where its artifacts hold strings.
 """
 
 import functools
@@ -90,87 +93,3 @@ class Finder:
         if self.user is not None:
             text = self.user.sub(REDACTED, text)
         return text
-
-
-def scrub_onnx(graph_model, finder):
-    """Clean an in-memory ONNX ModelProto; returns the findings."""
-    import onnx
-
-    findings = []
-
-    def note(location, kinds):
-        for kind in kinds:
-            findings.append({"location": location, "kind": kind})
-
-    def visit_graph(graph, where):
-        if graph.doc_string:
-            note(f"{where}.doc_string", finder.kinds(graph.doc_string, prose=True) or [])
-            graph.doc_string = ""
-        for i, node in enumerate(graph.node):
-            label = f"{where}.node[{i}]"
-            if node.doc_string:
-                note(f"{label}.doc_string", finder.kinds(node.doc_string, prose=True))
-                node.doc_string = ""  # only ever debugging information
-            kinds = finder.kinds(node.name)
-            if kinds:
-                note(f"{label}.name", kinds)
-                node.name = finder.clean(node.name)
-            for attribute in node.attribute:
-                if attribute.type == onnx.AttributeProto.STRING:
-                    text = attribute.s.decode("utf-8", "replace")
-                    kinds = finder.kinds(text, prose=True)
-                    if kinds:
-                        note(f"{label}.attribute[{attribute.name}]", kinds)
-                        attribute.s = finder.clean(text).encode("utf-8")
-                elif attribute.type == onnx.AttributeProto.GRAPH:
-                    visit_graph(attribute.g, f"{label}.{attribute.name}")
-                elif attribute.type == onnx.AttributeProto.GRAPHS:
-                    for j, subgraph in enumerate(attribute.graphs):
-                        visit_graph(subgraph, f"{label}.{attribute.name}[{j}]")
-
-    if graph_model.doc_string:
-        note("model.doc_string", finder.kinds(graph_model.doc_string, prose=True))
-        graph_model.doc_string = ""
-    visit_graph(graph_model.graph, "graph")
-    for function in graph_model.functions:
-        visit_graph(function, f"function[{function.name}]")
-    for prop in graph_model.metadata_props:
-        kinds = finder.kinds(prop.value, prose=True)
-        if kinds:
-            note(f"metadata_props[{prop.key}]", kinds)
-            prop.value = finder.clean(prop.value)
-    # Doc strings without local information are dropped too, but only local
-    # information is worth a finding.
-    return [f for f in findings if f["kind"]]
-
-
-def scrub_saved_model(path, finder):
-    findings = []
-    debug = os.path.join(path, "debug")
-    if os.path.isdir(debug):
-        import shutil
-
-        findings.append({"location": "debug/", "kind": "stack traces"})
-        shutil.rmtree(debug)
-    # What remains is binary protocol buffers: report, never rewrite.
-    for root, _, names in os.walk(path):
-        for name in names:
-            if name == "kerasexport.json" or name.startswith("variables.data"):
-                continue
-            file_path = os.path.join(root, name)
-            with open(file_path, "rb") as handle:
-                text = handle.read().decode("utf-8", "replace")
-            for kind in finder.kinds(text):
-                findings.append({"location": os.path.relpath(file_path, path), "kind": kind,
-                                 "removed": False})
-    return findings
-
-
-def scrub(artifact, format, extra_paths=()):
-    """Scrub an artifact: an ONNX ModelProto, or a SavedModel's folder."""
-    finder = Finder(extra_paths)
-    if format == "onnx":
-        return scrub_onnx(artifact, finder)
-    if format == "tf_saved_model":
-        return scrub_saved_model(artifact, finder)
-    return []

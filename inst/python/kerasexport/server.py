@@ -44,6 +44,7 @@ import threading
 import time
 
 from kerasexport import tfserving_api as api
+from kerasexport import v2_api
 from kerasexport import versions as layout
 from kerasexport.errors import KerasExportError
 from kerasexport.predictor import InputError
@@ -208,20 +209,23 @@ def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES):
                     f"Request body exceeds the limit of {max_request_bytes} bytes.", 413)
         return bytes(body)
 
-    def run_request(raw, predictor, signature_name, layout_name):
-        """Parse, predict and encode, in a worker thread."""
-        payload = api.parse_body(raw)
-        signature_name = api.signature_name_of(payload, signature_name)
-        inputs, layout = api.parse_request(payload, predictor, signature_name, raw)
-        del payload
+    def run_model(predictor, inputs, signature_name):
         try:
-            outputs = predictor.predict(inputs, signature_name)
+            return predictor.predict(inputs, signature_name)
         except KerasExportError:
             raise
         except Exception as failure:  # the runtime refused these values
             raise InputError(f"The model could not run on this input "
                              f"({type(failure).__name__}: {str(failure).splitlines()[0][:300]})",
                              status=400) from None
+
+    def run_request(raw, predictor, signature_name, layout_name):
+        """Parse, predict and encode, in a worker thread."""
+        payload = api.parse_body(raw)
+        signature_name = api.signature_name_of(payload, signature_name)
+        inputs, layout = api.parse_request(payload, predictor, signature_name, raw)
+        del payload
+        outputs = run_model(predictor, inputs, signature_name)
         del inputs
         return api.encode(api.format_response(outputs, layout_name or layout,
                                               predictor.output_names(signature_name)))
@@ -234,6 +238,51 @@ def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES):
             predictor = repository.get(version)
             body = await run_in_threadpool(run_request, raw, predictor, signature_name, layout_name)
         return Response(body, media_type="application/json")
+
+    # --- the Open Inference Protocol (KServe V2) ---
+
+    async def v2_server(request):
+        from kerasexport.metadata import package_version
+
+        return JSONResponse(v2_api.server_metadata(package_version()))
+
+    async def v2_live(request):
+        return JSONResponse({"live": True})
+
+    async def v2_ready(request):
+        return JSONResponse({"ready": repository.latest is not None})
+
+    async def v2_model(request):
+        check_name(request)
+        version = version_of(request)
+        predictor = repository.get(version)
+        versions = [version] if version is not None else repository.versions()
+        return JSONResponse(v2_api.model_metadata(name, versions, predictor))
+
+    async def v2_model_ready(request):
+        check_name(request)
+        version = version_of(request)
+        repository.get(version)
+        return JSONResponse({"name": name, "ready": True})
+
+    def run_infer(raw, headers, predictor, version):
+        """Parse, predict and encode a V2 request, in a worker thread."""
+        feed, request_id, requested, binary = v2_api.parse_infer(raw, headers, predictor)
+        outputs = run_model(predictor, feed, None)
+        return v2_api.infer_response(name, version, request_id, outputs, requested, binary)
+
+    async def v2_infer(request):
+        check_name(request)
+        version = version_of(request)
+        declared = request.headers.get("content-length", "")
+        size = int(declared) if declared.isascii() and declared.isdigit() else max_request_bytes
+        async with budget.take(min(size, max_request_bytes)):
+            raw = await read_body(request)
+            predictor = repository.get(version)
+            body, headers = await run_in_threadpool(
+                run_infer, raw, request.headers, predictor, version or repository.latest)
+        return Response(body, media_type="application/json" if not headers
+                        else "application/octet-stream", headers=headers)
 
     async def home(request):
         return HTMLResponse(page(name, repository.latest, repository.get()))
@@ -255,6 +304,16 @@ def create_app(repository, max_request_bytes=DEFAULT_MAX_REQUEST_BYTES):
         route("/v1/models/{name:model}/versions/{version:model}", status, ["GET"]),
         route("/v1/models/{name:model}/metadata", metadata, ["GET"]),
         route("/v1/models/{name:model}/versions/{version:model}/metadata", metadata, ["GET"]),
+        # The Open Inference Protocol (KServe V2), for Triton's and KServe's clients.
+        route("/v2", v2_server, ["GET"]),
+        route("/v2/health/live", v2_live, ["GET"]),
+        route("/v2/health/ready", v2_ready, ["GET"]),
+        route("/v2/models/{name:model}", v2_model, ["GET"]),
+        route("/v2/models/{name:model}/ready", v2_model_ready, ["GET"]),
+        route("/v2/models/{name:model}/infer", v2_infer, ["POST"]),
+        route("/v2/models/{name:model}/versions/{version:model}", v2_model, ["GET"]),
+        route("/v2/models/{name:model}/versions/{version:model}/ready", v2_model_ready, ["GET"]),
+        route("/v2/models/{name:model}/versions/{version:model}/infer", v2_infer, ["POST"]),
         # tfdeploy's API, so that its clients work unchanged.
         route("/swagger.json", openapi, ["GET"]),
         route("/{signature}/predict", tfdeploy_predict, ["POST"]),
@@ -328,7 +387,7 @@ def main(argv=None):
     if args.log_file:
         connections.log_to_file(args.log_file)
     files = connections.raise_file_limit()
-    name = args.name or re.sub(r"\.onnx$", "", os.path.basename(os.path.normpath(args.path)))
+    name = args.name or re.sub(r"\.(onnx|tflite|xml|pt2)$", "", os.path.basename(os.path.normpath(args.path)))
     repository = ModelRepository(args.path, name, poll_seconds=args.poll_seconds)
     stop = threading.Event()
     threading.Thread(target=repository.watch, args=(stop,), daemon=True).start()

@@ -34,12 +34,12 @@ def _contains_r_specs(value):
 def model_input_structure(model):
     """The model's inputs as Keras structures them for export, with each
     leaf an InputSpec; ``None`` when the model is not built."""
-    from keras.src.export.export_utils import get_input_signature
+    from kerasexport import keras_private
 
     if not model.built:
         return None
     try:
-        return get_input_signature(model)
+        return keras_private.input_signature(model)
     except ValueError:
         return None
 

@@ -352,11 +352,15 @@ def openapi_document(name, predictor, versions=()):
         paths[f"{prefix}/metadata"] = get(metadata, "Signatures")
         paths[f"{prefix}:predict"] = predict(tf_serving_body, {"oneOf": [predictions, columnar]},
                                              "Predict (row or columnar format)")
+    from kerasexport import v2_api
+
+    paths.update(v2_api.openapi_paths(name, predictor, versions, errors))
     paths[f"/{signature_name}/predict"] = predict(
         rows_body, predictions, "Predict, tfdeploy's route (every output named per instance)")
     return {
         "openapi": "3.0.3",
         "info": {"title": f"{name} (kerasexport)", "version": "1",
-                 "description": "TF-Serving compatible REST API for an exported Keras model."},
+                 "description": "TF-Serving's REST API and the Open Inference Protocol (KServe "
+                                "V2) for an exported Keras model."},
         "paths": paths,
     }

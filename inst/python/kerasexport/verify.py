@@ -10,11 +10,11 @@ import tempfile
 
 import numpy as np
 
+from kerasexport import artifact_formats
 from kerasexport.errors import ArtifactError
 from kerasexport.errors import MismatchError
-from kerasexport.runtime import RUNNABLE_FORMATS
-from kerasexport.runtime import _load_arrays
-from kerasexport.runtime import _save_arrays
+from kerasexport.runtime import load_arrays
+from kerasexport.runtime import save_arrays
 
 _PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -23,11 +23,11 @@ def sample_inputs(model, batch_size=3, seed=0, signature=None):
     """Random inputs shaped as the model expects (None dimensions get
     ``batch_size``), in the order of the model's flattened inputs."""
     from keras import tree
-    from keras.src.export.export_utils import get_input_signature
+    from kerasexport import keras_private
 
     rng = np.random.default_rng(seed)
     arrays = []
-    for spec in tree.flatten(signature or get_input_signature(model)):
+    for spec in tree.flatten(signature or keras_private.input_signature(model)):
         shape = tuple(batch_size if d is None else int(d) for d in spec.shape)
         dtype = np.dtype(str(spec.dtype or "float32"))
         if np.issubdtype(dtype, np.integer):
@@ -58,15 +58,15 @@ def check_inputs(model, inputs):
     its inputs (count, rank, fixed sizes): data that does not fit is the
     caller's to fix, not a failure inside Keras."""
     from keras import tree
-    from keras.src.export.export_utils import get_input_signature
 
+    from kerasexport import keras_private
     from kerasexport.predictor import InputError
     from kerasexport.predictor import as_input_array
     from kerasexport.signatures import shape_text
     from kerasexport.signatures import input_names
 
     try:
-        specs = tree.flatten(get_input_signature(model))
+        specs = tree.flatten(keras_private.input_signature(model))
     except Exception:
         return inputs
     names = input_names(model)
@@ -108,18 +108,13 @@ def model_outputs(model, inputs):
     return [np.asarray(ops.convert_to_numpy(o)) for o in tree.flatten(outputs)]
 
 
-def run_in_fresh_process(path, format, inputs, timeout=600):
-    """Run the artifact in a new Python process; return (outputs, report)."""
-    if format not in RUNNABLE_FORMATS:
-        raise ArtifactError(
-            f"kerasexport cannot run {format!r} artifacts.",
-            hint="Supported: " + ", ".join(repr(f) for f in RUNNABLE_FORMATS),
-            format=format,
-        )
+def run_in_fresh_process(path, format, inputs, input_names=(), output_names=(), timeout=600):
+    """Run the artifact in a new Python process, as its clients run it
+    (``runtime``); return (outputs, report)."""
     with tempfile.TemporaryDirectory(prefix="kerasexport-verify-") as work:
         inputs_file = os.path.join(work, "inputs.npz")
         outputs_file = os.path.join(work, "outputs.npz")
-        _save_arrays(inputs_file, inputs, "input")
+        save_arrays(inputs_file, inputs, "input")
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             [_PACKAGE_PARENT] + [p for p in [env.get("PYTHONPATH")] if p])
@@ -127,7 +122,9 @@ def run_in_fresh_process(path, format, inputs, timeout=600):
         # Run from an empty folder, so nothing of the caller's can be imported.
         process = subprocess.run(
             [sys.executable, "-m", "kerasexport.runtime", "--format", format,
-             "--artifact", path, "--inputs", inputs_file, "--outputs", outputs_file],
+             "--artifact", path, "--inputs", inputs_file, "--outputs", outputs_file,
+             "--input-names", json.dumps(list(input_names)),
+             "--output-names", json.dumps(list(output_names))],
             cwd=work, env=env, capture_output=True, text=True, timeout=timeout,
         )
         if process.returncode != 0:
@@ -139,7 +136,7 @@ def run_in_fresh_process(path, format, inputs, timeout=600):
                 format=format,
             )
         report = json.loads(process.stdout.strip().splitlines()[-1])
-        return _load_arrays(outputs_file, "output"), report
+        return load_arrays(outputs_file, "output"), report
 
 
 def compare(expected, actual, tolerance):
@@ -171,20 +168,21 @@ def verify(path, format, model, inputs=None, tolerance=1e-5, batch_size=3):
     """Compare the artifact at ``path`` with ``model``; raise MismatchError
     when any output differs by more than ``tolerance``. ``format`` None
     reads the format from the artifact."""
-    from kerasexport.inspect_artifact import resolve_format
-
     path = os.path.abspath(os.fspath(path))
     if not os.path.exists(path):
         raise ArtifactError(f"No artifact at {path!r}.", path=path)
-    format = resolve_format(path, format)
+    format = artifact_formats.resolve(path, format)
     if inputs is None:
         inputs = sample_inputs(model, batch_size=batch_size)
     if isinstance(inputs, dict):
         inputs = _order_by_name(model, inputs)
     inputs = [np.asarray(x) for x in (inputs if isinstance(inputs, (list, tuple)) else [inputs])]
     inputs = check_inputs(model, inputs)
+    from kerasexport import signatures
+
     expected = model_outputs(model, inputs)
-    actual, report = run_in_fresh_process(path, format, inputs)
+    actual, report = run_in_fresh_process(path, format, inputs, signatures.input_names(model),
+                                          signatures.output_names(model, len(expected)))
     rows = compare(expected, actual, tolerance)
     worst = max((r["max_abs_diff"] for r in rows), default=0.0)
     result = {

@@ -13,7 +13,6 @@ from kerasexport.errors import ArtifactError
 from kerasexport.errors import ExportFailedError
 from kerasexport.errors import InvalidModelError
 from kerasexport.errors import MismatchError
-from kerasexport.errors import UnsupportedCombinationError
 
 
 @pytest.mark.parametrize("format", backend_formats())
@@ -68,13 +67,13 @@ def test_normalization_constants_are_embedded_in_onnx(tmp_path, iris_like):
     assert verify(path, "onnx", model, inputs=[iris_like * 3 + 5])["passed"]
 
 
-def test_torch_saved_model_says_what_works(tmp_path, small_model):
+def test_torch_saved_model_goes_through_tensorflow(tmp_path, small_model, iris_like):
     if backend() != "torch":
         pytest.skip("torch backend only")
-    with pytest.raises(UnsupportedCombinationError) as info:
-        export_model(small_model, str(tmp_path / "model"))
-    assert info.value.fields["alternative"] == "onnx"
-    assert os.listdir(tmp_path) == []
+    result = export_model(small_model, str(tmp_path / "model"), verbose=False)
+    assert result["backend"] == "torch" and result["exported_on_backend"] == "tensorflow"
+    assert verify(str(tmp_path / "model"), None, small_model, inputs=[iris_like])["passed"]
+    assert os.listdir(tmp_path) == ["model"]
 
 
 def test_unbuilt_model_is_refused(tmp_path):
@@ -101,7 +100,7 @@ def test_failure_leaves_previous_artifact_intact(tmp_path, small_model):
 
 
 def test_existing_paths_are_protected(tmp_path, small_model):
-    data = tmp_path / "data"
+    data = tmp_path / "data.onnx"  # a folder of the user's that happens to end so
     data.mkdir()
     (data / "keep.csv").write_text("1,2,3")
     with pytest.raises(ArtifactError):
@@ -112,6 +111,12 @@ def test_existing_paths_are_protected(tmp_path, small_model):
     with pytest.raises(ArtifactError, match="is a file"):
         export_model(small_model, str(data / "keep.csv" / "m.onnx"), format="onnx")
     assert sorted(p.name for p in data.iterdir()) == ["keep.csv"]
+    # A path without the format's ending is refused before anything runs.
+    from kerasexport.artifact_formats import PathError
+
+    with pytest.raises(PathError, match="ending in '.onnx'"):
+        export_model(small_model, str(tmp_path / "model"), format="onnx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.onnx"]
 
 
 def test_bridge_reports_final_path_in_output(tmp_path, small_model):

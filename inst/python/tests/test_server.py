@@ -295,7 +295,7 @@ def test_servable_versions_says_what_a_path_is(tmp_path, iris_model):
     assert servable_versions(str(base)) == [2]
     (tmp_path / "empty").mkdir()
     (tmp_path / "notes.txt").write_text("not a model")
-    for path, fragment in ((tmp_path / "empty", "folder without"), (tmp_path / "notes.txt", "not an ONNX"),
+    for path, fragment in ((tmp_path / "empty", "not an artifact"), (tmp_path / "notes.txt", "not an artifact"),
                            (tmp_path / "missing", "No artifact")):
         with pytest.raises(ArtifactError, match=fragment):
             servable_versions(str(path))
@@ -385,7 +385,8 @@ def test_a_broken_version_is_404_and_the_others_serve(tmp_path, iris_model):
         assert status == 200 and body["model_version_status"][0]["version"] == "1"
         for suffix in ("", "/metadata"):
             status, body = request(f"{server.url}/v1/models/iris/versions/2{suffix}")
-            assert status == 404 and "could not be loaded" in body["error"], (status, body)
+            # A broken file is no artifact; a broken SavedModel could not be loaded.
+            assert status == 404 and "Specific(iris, 2)" in body["error"], (status, body)
         status, body = request(f"{server.url}/v1/models/iris/versions/2:predict",
                                {"instances": [[1, 2, 3, 4]]})
         assert status == 404

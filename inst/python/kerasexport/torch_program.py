@@ -1,0 +1,154 @@
+"""PyTorch ExportedProgram (format "torch"): one .pt2 file, run with
+``torch.export.load(path).module()``; everything kerasexport knows about it
+(see ``artifact_formats``).
+
+Keras traces the program for a batch of one unless told otherwise; here the
+batch axis stays dynamic by default, as in the other formats."""
+
+import json
+import os
+import zipfile
+
+from kerasexport import dependencies
+from kerasexport import keras_private
+
+FORMAT = "torch"
+SUFFIX = ".pt2"
+VERSION_ENTRY = "model.pt2"
+NATIVE_BACKENDS = ("torch",)
+EXPORT_NEEDS = {"torch": [("torch", "torch")]}
+RUNTIME_NEEDS = [("torch", "torch")]
+NAMED = False
+# Keras forwards other keyword arguments to a third-party converter
+# (LiteRT's, torch.export): their set is open, that converter judges them.
+OPEN_KWARGS = True
+RECORD_FILE = "kerasexport.json"  # one of the archive's extra files
+
+
+def export(model, filepath, backend, verbose=None, input_signature=None, finish=None, **kwargs):
+    from keras import tree
+
+    dependencies.require_for_export(backend, FORMAT)
+    if "dynamic_shapes" not in kwargs:
+        signature = input_signature or keras_private.input_signature(model)
+        if all(spec.shape and spec.shape[0] is None for spec in tree.flatten(signature)):
+            import torch
+
+            batch = torch.export.Dim("batch", min=1)
+            kwargs["dynamic_shapes"] = [tuple(
+                tree.map_structure(lambda spec: {0: batch}, part) for part in signature)]
+    model.export(filepath, format=FORMAT, verbose=verbose, input_signature=input_signature,
+                 **kwargs)
+    if finish is not None:
+        finish(filepath)
+
+
+# --- on disk ---------------------------------------------------------------------
+
+def is_artifact(path):
+    return os.path.isfile(path) and path.endswith(SUFFIX) and zipfile.is_zipfile(path)
+
+
+def files(path):
+    return [path]
+
+
+def _load(path, extra_files=None):
+    (torch,) = dependencies.require_for_runtime(FORMAT)
+    return torch, torch.export.load(path, extra_files=extra_files)
+
+
+def _tensor(name, value):
+    shape = [int(d) if isinstance(d, int) or str(d).isdigit() else None
+             for d in getattr(value, "shape", [])]
+    dtype = str(getattr(value, "dtype", "float32")).replace("torch.", "")
+    return {"name": name, "dtype": dtype, "shape": shape}
+
+
+def _dict_keys(spec):
+    """The keys of a dict at the top of a pytree spec, or None."""
+    return list(spec.context) if spec is not None and spec.type is dict else None
+
+
+def describe(path):
+    """The program's user inputs and outputs, with shapes from its graph
+    (a dynamic axis is None). A model that takes or returns a dict has its
+    keys as names; others keep the program's (args_0, output_0, ...)."""
+    torch, program = _load(path)
+    signature = program.graph_signature
+    nodes = {node.name: node for node in program.graph.nodes}
+    args_spec = program.call_spec.in_spec.children_specs[0]
+    model_input = args_spec.children_specs[0] if args_spec.num_children == 1 else None
+    input_keys = _dict_keys(model_input)
+    input_names = input_keys if input_keys and len(input_keys) == len(signature.user_inputs) \
+        else list(signature.user_inputs)
+    inputs = [_tensor(name, nodes[node].meta.get("val"))
+              for name, node in zip(input_names, signature.user_inputs)]
+    output_node = next(node for node in program.graph.nodes if node.op == "output")
+    values = {getattr(arg, "name", str(arg)): arg.meta.get("val")
+              for arg in output_node.args[0] if hasattr(arg, "meta")}
+    output_keys = _dict_keys(program.call_spec.out_spec)
+    output_names = output_keys if output_keys and len(output_keys) == len(signature.user_outputs) \
+        else [f"output_{i}" for i in range(len(signature.user_outputs))]
+    outputs = [_tensor(name, values.get(node))
+               for name, node in zip(output_names, signature.user_outputs)]
+    return {"endpoints": [{"name": "serving_default", "inputs": inputs, "outputs": outputs}],
+            "producer": f"PyTorch {torch.__version__}", "opset": []}
+
+
+def write_record(path, record):
+    torch, program = _load(path)
+    torch.export.save(program, path,
+                      extra_files={RECORD_FILE: json.dumps(record, indent=2, sort_keys=True)})
+
+
+def read_record(path):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                if name.endswith("/" + RECORD_FILE) or name == RECORD_FILE:
+                    return json.loads(archive.read(name))
+    except (OSError, ValueError, zipfile.BadZipFile):
+        return None
+    return None
+
+
+def scrub(path, finder):
+    return []
+
+
+def copy_to(path, target):
+    import shutil
+
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    shutil.copy2(path, target)
+
+
+# --- running it ------------------------------------------------------------------
+
+class Runner:
+    """The program's module, called with the inputs in the program's order."""
+
+    def __init__(self, path, info):
+        self._torch, program = _load(path)
+        self._module = program.module()
+        # The module takes its inputs in the structure they were traced in
+        # (a list, a dict): the flat inputs are put back into it.
+        self._in_spec = program.call_spec.in_spec
+        self.endpoints = {e["name"]: e for e in info["endpoints"]}
+        self.default = "serving_default"
+        endpoint = self.endpoints[self.default]
+        self._inputs = [t["name"] for t in endpoint["inputs"]]
+        self._outputs = [t["name"] for t in endpoint["outputs"]]
+
+    def run(self, name, feed):
+        import numpy as np
+
+        from torch.utils import _pytree as pytree
+
+        torch = self._torch
+        flat = [torch.from_numpy(np.ascontiguousarray(feed[n])) for n in self._inputs]
+        args, kwargs = pytree.tree_unflatten(flat, self._in_spec)
+        with torch.no_grad():
+            outputs = pytree.tree_leaves(self._module(*args, **kwargs))
+        return {n: o.detach().cpu().numpy() for n, o in zip(self._outputs, outputs)}
