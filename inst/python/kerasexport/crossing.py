@@ -15,15 +15,14 @@ error naming the backends that write the format themselves.
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import tempfile
 
 from kerasexport import artifact_formats
 from kerasexport.errors import KerasExportError
 from kerasexport.errors import UnsupportedCombinationError
+from kerasexport.runtime import run_python
 
-_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
 
@@ -86,12 +85,8 @@ def export_across(model, path, format, backend, verbose, input_signature, model_
         request_file = os.path.join(work, "request.json")
         with open(request_file, "w", encoding="utf-8") as handle:
             json.dump(request, handle)
-        env = dict(os.environ, KERAS_BACKEND=target)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [_PACKAGE_PARENT] + [p for p in [os.environ.get("PYTHONPATH")] if p])
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        process = subprocess.run([sys.executable, "-m", "kerasexport.crossing", request_file],
-                                 cwd=work, env=env, capture_output=True, text=True)
+        process = run_python(["kerasexport.crossing", request_file], cwd=work,
+                             env=dict(os.environ, KERAS_BACKEND=target))
         lines = process.stdout.rstrip("\n").splitlines()
         try:
             reply = json.loads(lines[-1])

@@ -100,6 +100,14 @@ class Runner:
         self.endpoints = {e["name"]: e for e in info["endpoints"]}
         self.default = "serving_default" if "serving_default" in self.endpoints else next(iter(self.endpoints))
         self._runners = {}
+        # The interpreter prints its delegate's name on stderr at its first
+        # call: let that call be here, while loading (whose output kerasexport
+        # captures), not in the first prediction.
+        import numpy as np
+
+        inputs = self.endpoints[self.default]["inputs"]
+        self.run(self.default, {t["name"]: np.zeros([1 if d is None else d for d in t["shape"]],
+                                                    dtype=t["dtype"]) for t in inputs})
 
     def run(self, name, feed):
         runner = self._runners.get(name)

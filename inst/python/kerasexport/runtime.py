@@ -12,9 +12,30 @@ that the artifact is standalone.
 
 import argparse
 import json
+import os
+import subprocess
 import sys
+import warnings
 
 import numpy as np
+
+
+_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_python(args, cwd, env=None, timeout=None):
+    """Run ``python -m <args>`` in a fresh process that imports this
+    package from where it is installed, and capture its output."""
+    env = dict(env or os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [_PACKAGE_PARENT] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with warnings.catch_warnings():
+        # JAX warns at every fork; subprocess execs at once, which is safe.
+        warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called",
+                                category=RuntimeWarning)
+        return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env,
+                              capture_output=True, text=True, timeout=timeout)
 
 
 def save_arrays(path, arrays, prefix):

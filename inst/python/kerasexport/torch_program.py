@@ -65,6 +65,11 @@ def _tensor(name, value):
     return {"name": name, "dtype": dtype, "shape": shape}
 
 
+def _children(spec):
+    # torch 2.13 deprecates children_specs for children().
+    return list(spec.children()) if hasattr(spec, "children") else list(spec.children_specs)
+
+
 def _dict_keys(spec):
     """The keys of a dict at the top of a pytree spec, or None."""
     return list(spec.context) if spec is not None and spec.type is dict else None
@@ -77,8 +82,8 @@ def describe(path):
     torch, program = _load(path)
     signature = program.graph_signature
     nodes = {node.name: node for node in program.graph.nodes}
-    args_spec = program.call_spec.in_spec.children_specs[0]
-    model_input = args_spec.children_specs[0] if args_spec.num_children == 1 else None
+    args_spec = _children(program.call_spec.in_spec)[0]
+    model_input = _children(args_spec)[0] if args_spec.num_children == 1 else None
     input_keys = _dict_keys(model_input)
     input_names = input_keys if input_keys and len(input_keys) == len(signature.user_inputs) \
         else list(signature.user_inputs)

@@ -4,8 +4,6 @@ the model's own predictions."""
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 
 import numpy as np
@@ -14,9 +12,9 @@ from kerasexport import artifact_formats
 from kerasexport.errors import ArtifactError
 from kerasexport.errors import MismatchError
 from kerasexport.runtime import load_arrays
+from kerasexport.runtime import run_python
 from kerasexport.runtime import save_arrays
 
-_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def sample_inputs(model, batch_size=3, seed=0, signature=None):
@@ -115,18 +113,12 @@ def run_in_fresh_process(path, format, inputs, input_names=(), output_names=(), 
         inputs_file = os.path.join(work, "inputs.npz")
         outputs_file = os.path.join(work, "outputs.npz")
         save_arrays(inputs_file, inputs, "input")
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [_PACKAGE_PARENT] + [p for p in [env.get("PYTHONPATH")] if p])
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         # Run from an empty folder, so nothing of the caller's can be imported.
-        process = subprocess.run(
-            [sys.executable, "-m", "kerasexport.runtime", "--format", format,
-             "--artifact", path, "--inputs", inputs_file, "--outputs", outputs_file,
-             "--input-names", json.dumps(list(input_names)),
+        process = run_python(
+            ["kerasexport.runtime", "--format", format, "--artifact", path, "--inputs",
+             inputs_file, "--outputs", outputs_file, "--input-names", json.dumps(list(input_names)),
              "--output-names", json.dumps(list(output_names))],
-            cwd=work, env=env, capture_output=True, text=True, timeout=timeout,
-        )
+            cwd=work, timeout=timeout)
         if process.returncode != 0:
             tail = "\n".join(process.stderr.strip().splitlines()[-8:])
             raise ArtifactError(
