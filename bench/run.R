@@ -1,7 +1,8 @@
 # kerasexport benchmarks: each figure is a ratio against a baseline measured
 # in the same run (median of BENCH_RUNS runs, 5 by default, after a warm-up),
 # because the machines are noisy. Writes bench/results/latest.csv and
-# bench/results/latest.md, and prints the table.
+# bench/results/latest.md (only-<sections>.* for a BENCH_ONLY run), and
+# prints the table.
 # Usage: make bench   (or Rscript bench/run.R; BENCH_BACKENDS, BENCH_RUNS,
 # BENCH_MODELS and BENCH_ONLY narrow it down)
 bench_dir <- normalizePath(dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))))
@@ -247,7 +248,10 @@ cpu <- tryCatch(sub(".*: ", "", grep("model name", readLines("/proc/cpuinfo"), v
 machine <- sprintf("%s; %d cores; %.0f GiB; R %s; %s", cpu, parallel::detectCores(),
                    as.numeric(system("awk '/MemTotal/ {print $2}' /proc/meminfo", intern = TRUE)) / 1024^2,
                    getRversion(), format(Sys.time(), "%Y-%m-%d", tz = "UTC"))
-write.csv(table, file.path(results_dir, "latest.csv"), row.names = FALSE)
+# A run of some sections only (BENCH_ONLY) writes results named after them,
+# leaving the last full run's latest.* as they are.
+stem <- if (length(only)) paste0("only-", gsub("[^A-Za-z0-9]+", "-", paste(only, collapse = "-"))) else "latest"
+write.csv(table, file.path(results_dir, paste0(stem, ".csv")), row.names = FALSE)
 md <- c(
   sprintf(paste("Machine: %s. Median of %d runs (%d for the small model's export time) after a warm-up,",
                 "the contenders taking turns; ratio = kerasexport / baseline."), machine, runs, 4 * runs),
@@ -257,5 +261,5 @@ md <- c(
   apply(table, 1, function(r) paste0("| ", paste(trimws(r), collapse = " | "), " |")),
   if (length(failed)) c("", "Not measured in this run:", paste0("- ", failed))
 )
-writeLines(md, file.path(results_dir, "latest.md"))
+writeLines(md, file.path(results_dir, paste0(stem, ".md")))
 cat(md, sep = "\n")

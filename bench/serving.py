@@ -144,27 +144,6 @@ try:
         p50_server.append(percentile(s, 50)); p99_server.append(percentile(s, 99))
         p50_local.append(percentile(l, 50)); p99_local.append(percentile(l, 99))
 
-    def throughput_server():
-        counts = []
-        end = time.time() + SECONDS
-
-        def client():
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            n = 0
-            while time.time() < end:
-                connection.request("POST", "/v1/models/m:predict", body,
-                                   {"Content-Type": "application/json"})
-                connection.getresponse().read()
-                n += 1
-            counts.append(n)
-
-        threads = [threading.Thread(target=client) for _ in range(CONCURRENCY)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        return sum(counts) / SECONDS
-
     def throughput_local():
         end, n = time.time() + SECONDS, 0
         while time.time() < end:
@@ -172,7 +151,7 @@ try:
             n += 1
         return n / SECONDS
 
-    server_rps = statistics.median(throughput_server() for _ in range(max(1, runs // 2)))
+    server_rps = statistics.median(throughput(port, "/v1/models/m:predict", body) for _ in range(max(1, runs // 2)))
     local_rps = statistics.median(throughput_local() for _ in range(max(1, runs // 2)))
 
     # The largest request the server accepts (just under its 32 MiB limit):

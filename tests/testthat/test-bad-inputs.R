@@ -7,6 +7,7 @@
 user_folder <- function(model, envir = parent.frame()) {
   dir <- withr::local_tempdir(.local_envir = envir)
   writeLines("notes", file.path(dir, "notes.txt"))
+  writeLines("a,b", file.path(dir, "table.onnx"))
   saveRDS(iris, file.path(dir, "data.rds"))
   dir.create(file.path(dir, "empty"))
   suppressMessages({
@@ -54,13 +55,21 @@ bad_inputs <- function() {
     list("path is NULL", "argument", function(d, m) export_savedmodel(m, NULL)),
     list("existing onnx without overwrite", "artifact",
          function(d, m) export_savedmodel(m, file.path(d, "model.onnx"), format = "onnx")),
-    list("a plain file as onnx, overwrite", "artifact",
+    list("a plain file as onnx, overwrite", "argument",
          function(d, m) export_savedmodel(m, file.path(d, "notes.txt"), format = "onnx", overwrite = TRUE)),
+    list("a data file named .onnx, overwrite", "artifact",
+         function(d, m) export_savedmodel(m, file.path(d, "table.onnx"), format = "onnx", overwrite = TRUE)),
+    list("a wrong ending for openvino", "argument",
+         function(d, m) export_savedmodel(m, file.path(d, "m_openvino"), format = "openvino")),
+    list("a wrong ending for litert", "argument",
+         function(d, m) export_savedmodel(m, file.path(d, "m.lite"), format = "litert")),
+    list("a wrong ending for torch", "argument",
+         function(d, m) export_savedmodel(m, file.path(d, "m.pt"), format = "torch")),
     list("a data file as a SavedModel, overwrite", "artifact",
          function(d, m) export_savedmodel(m, file.path(d, "data.rds"), overwrite = TRUE)),
     list("an empty folder as a SavedModel, overwrite", "artifact",
          function(d, m) export_savedmodel(m, file.path(d, "empty"), overwrite = TRUE)),
-    list("onnx over a SavedModel folder, overwrite", "artifact",
+    list("onnx over a SavedModel folder, overwrite", "argument",
          function(d, m) export_savedmodel(m, file.path(d, "savedmodel"), format = "onnx", overwrite = TRUE)),
     list("existing SavedModel without overwrite", "artifact",
          function(d, m) export_savedmodel(m, file.path(d, "savedmodel"))),
@@ -267,6 +276,24 @@ bad_inputs <- function() {
       on.exit(close(listener))
       serve_savedmodel(file.path(d, "model.onnx"), port = port)
     }),
+    # write_deployment() and the V2 protocol
+    list("deploy: target 'docker'", "argument",
+         function(d, m) write_deployment(file.path(d, "model.onnx"), file.path(d, "out"), target = "docker")),
+    list("deploy: ONNX to TF-Serving", "unsupported_combination",
+         function(d, m) write_deployment(file.path(d, "model.onnx"), file.path(d, "out"), target = "tf-serving")),
+    list("deploy: into the user's folder, overwrite", "artifact",
+         function(d, m) write_deployment(file.path(d, "model.onnx"), file.path(d, "empty"),
+                                         target = "triton", overwrite = TRUE)),
+    list("deploy: version 0", "argument",
+         function(d, m) write_deployment(file.path(d, "model.onnx"), file.path(d, "out"), target = "triton",
+                                         version = 0)),
+    list("deploy: a plain file", "artifact",
+         function(d, m) write_deployment(file.path(d, "notes.txt"), file.path(d, "out"), target = "triton")),
+    list("predict_savedmodel: protocol 'grpc'", "argument",
+         function(d, m) predict_savedmodel(x, file.path(d, "model.onnx"), protocol = "grpc")),
+    list("predict_savedmodel: v2 to a TF-Serving URL", "argument",
+         function(d, m) predict_savedmodel(x, "http://127.0.0.1:1/v1/models/m", protocol = "v2")),
+    list("install: formats 'tensorrt'", "argument", function(d, m) install_kerasexport(formats = "tensorrt")),
     # install_kerasexport(), all refused before anything is made
     list("install: backend 'theano'", "argument", function(d, m) install_kerasexport(backend = "theano")),
     list("install: backend a number", "argument", function(d, m) install_kerasexport(backend = 1)),

@@ -54,7 +54,7 @@ test_that("an existing file that is not an artifact is never replaced", {
   data_file <- file.path(dir, "data.onnx")
   writeLines("not a model", data_file)
   expect_error(export_savedmodel(small_model(), data_file, format = "onnx", overwrite = TRUE),
-               regexp = "not a 'onnx' artifact", class = "kerasexport_error_artifact")
+               regexp = "not an artifact of format 'onnx'", class = "kerasexport_error_artifact")
   expect_equal(readLines(data_file), "not a model")
   expect_equal(folder_contents(dir), "data.onnx")
 })

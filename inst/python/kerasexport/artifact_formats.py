@@ -79,7 +79,7 @@ def check_path(path, format):
         endings = ", ".join(f"{name!r}: {m.SUFFIX or 'a folder'}"
                             for name, m in ((n, module(n)) for n in _MODULES))
         raise PathError(
-            f"A {format!r} artifact is a file ending in {fmt.SUFFIX!r}; the path "
+            f"An artifact of format {format!r} is a file ending in {fmt.SUFFIX!r}; "
             f"{os.path.basename(path)!r} does not end so.",
             hint=f"Name it e.g. 'model{fmt.SUFFIX}'. Endings by format: {endings}.",
             path=path, format=format, suffix=fmt.SUFFIX)
@@ -112,7 +112,7 @@ def resolve(path, format=None):
         what = ("a folder" if os.path.isdir(path) else "a file") if os.path.exists(path) else "nothing"
         expected = f"a file ending in {fmt.SUFFIX!r}" if fmt.SUFFIX else "a folder"
         raise ArtifactError(
-            f"{path!r} is {what} that is not a {format!r} artifact ({expected}).",
+            f"{path!r} is {what} that is not an artifact of format {format!r} ({expected}).",
             hint="Leave `format` NULL to tell the format from the artifact.",
             path=path, format=format)
     return format
@@ -122,3 +122,19 @@ def files(path, format):
     """``path`` and the files beside it that belong to the artifact."""
     fmt = module(format)
     return fmt.files(path) if fmt is not None else [path]
+
+
+# Defaults that format modules take as they are.
+
+def copy_file(path, target):
+    """``copy_to`` for a format that is one file."""
+    import shutil
+
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    shutil.copy2(path, target)
+
+
+def scrub_nothing(artifact, finder):
+    """``scrub`` for a format whose exporter writes no local strings that
+    kerasexport knows of."""
+    return []

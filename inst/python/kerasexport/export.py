@@ -111,7 +111,7 @@ def _check_destination(path, format, overwrite):
     if not looks_like_artifact(path, format):
         kind = "folder" if os.path.isdir(path) else "file"
         raise ArtifactError(
-            f"{path!r} is a {kind} that is not a {format!r} artifact; "
+            f"{path!r} is a {kind} that is not an artifact of format {format!r}; "
             "kerasexport never replaces it, even with `overwrite = TRUE`.",
             hint="Choose a new path for the artifact.",
             path=path,

@@ -4,6 +4,7 @@ LiteRT interpreter; everything kerasexport knows about it (see
 
 import os
 
+from kerasexport import artifact_formats
 from kerasexport import dependencies
 
 FORMAT = "litert"
@@ -77,16 +78,8 @@ def write_record(path, record):
 def read_record(path):
     return None
 
-
-def scrub(path, finder):
-    return []
-
-
-def copy_to(path, target):
-    import shutil
-
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    shutil.copy2(path, target)
+scrub = artifact_formats.scrub_nothing
+copy_to = artifact_formats.copy_file
 
 
 # --- running it ------------------------------------------------------------------

@@ -5,6 +5,7 @@ the OpenVINO runtime on the CPU; everything kerasexport knows about it (see
 import json
 import os
 
+from kerasexport import artifact_formats
 from kerasexport import dependencies
 
 FORMAT = "openvino"
@@ -122,10 +123,6 @@ def read_record(path):
         return None
 
 
-def scrub(path, finder):
-    return []
-
-
 def copy_to(path, target):
     """A copy of the artifact at ``target``, its weights beside it under the
     name OpenVINO looks for."""
@@ -134,6 +131,8 @@ def copy_to(path, target):
     os.makedirs(os.path.dirname(target), exist_ok=True)
     shutil.copy2(path, target)
     shutil.copy2(weights_file(path), weights_file(target))
+
+scrub = artifact_formats.scrub_nothing
 
 
 # --- running it ------------------------------------------------------------------

@@ -9,6 +9,7 @@ import json
 import os
 import zipfile
 
+from kerasexport import artifact_formats
 from kerasexport import dependencies
 from kerasexport import keras_private
 
@@ -117,16 +118,8 @@ def read_record(path):
         return None
     return None
 
-
-def scrub(path, finder):
-    return []
-
-
-def copy_to(path, target):
-    import shutil
-
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    shutil.copy2(path, target)
+scrub = artifact_formats.scrub_nothing
+copy_to = artifact_formats.copy_file
 
 
 # --- running it ------------------------------------------------------------------
