@@ -100,7 +100,7 @@ def test_triton_repositories_parse_with_tritons_protobufs(tmp_path, artifacts):
         assert config["outputs"] == [["species", "TYPE_FP32", [3]]]
         artifact = folder / "iris" / "1" / file_name
         np.testing.assert_allclose(
-            Predictor(str(artifact)).predict(x)["species"], np.asarray(model(x)), atol=1e-5)
+            Predictor(str(artifact)).predict(x)["species"], model.predict(x, verbose=0), atol=1e-5)
         assert any("tritonserver" in c for c in written["commands"])
 
 
