@@ -143,7 +143,7 @@ def parse_infer(raw, headers, predictor):
         else:
             if "data" not in tensor:
                 raise RequestError(f"Input {name!r} has no 'data'.")
-            array = _from_json(name, tensor["data"], dtype_name, shape, count)
+            array = _from_json(name, tensor["data"], dtype_name, shape, count, json_part)
         feed[name] = array
     if offset != len(binary):
         raise RequestError("The body's binary part is longer than the inputs' binary_data_size.")
@@ -155,24 +155,26 @@ def parse_infer(raw, headers, predictor):
     return feed, request_id, requested, binary_outputs
 
 
-def _from_json(name, data, dtype_name, shape, count):
-    if not isinstance(data, list):
-        data = [data]
-    if tfserving_api._holds(data, (type(None), str, dict)):
-        raise RequestError(f"Input {name!r}: 'data' holds null, text or objects; give numbers.")
-    if dtype_name == "BOOL":
-        if not tfserving_api._holds_only(data, bool):
-            raise RequestError(f"Input {name!r} is BOOL: give true or false.")
-    elif tfserving_api._holds(data, bool):
-        raise RequestError(f"Input {name!r} is {dtype_name}: give numbers, not true or false.")
+def _from_json(name, data, dtype_name, shape, count, raw):
+    """The tensor's 'data' as an array of ``shape``, checked against the JSON
+    types the datatype allows (numpy alone would read true as 1)."""
     try:
-        flat = np.asarray(data).reshape(-1)
-    except (ValueError, TypeError) as failure:
+        array = np.asarray(data if isinstance(data, list) else [data])
+    except (ValueError, TypeError, OverflowError) as failure:
         raise RequestError(f"Input {name!r}: 'data' cannot be read ({failure}).") from None
-    if flat.size != count:
-        raise RequestError(f"Input {name!r}: 'data' holds {flat.size} values; shape {shape} "
+    if dtype_name == "BOOL":
+        if array.dtype.kind != "b":
+            raise RequestError(f"Input {name!r} is BOOL: give true or false.")
+    elif array.dtype.kind == "b" or (array.dtype.kind in "iuf" and (b"true" in raw or b"false" in raw)
+                                     and tfserving_api._holds(data, bool)):
+        raise RequestError(f"Input {name!r} is {dtype_name}: give numbers, not true or false.")
+    elif array.dtype.kind not in "iuf":
+        raise RequestError(f"Input {name!r}: 'data' holds null, text, objects or numbers out of "
+                           "range; give numbers.")
+    if array.size != count:
+        raise RequestError(f"Input {name!r}: 'data' holds {array.size} values; shape {shape} "
                            f"holds {count}.")
-    return flat.reshape(shape)
+    return array.reshape(shape)
 
 
 def _flag(parameters, key, what, default=False):

@@ -170,6 +170,11 @@ def test_curl_and_malformed_v2_requests(tmp_path, model):
         bad({"inputs": [dict(tensor, shape=[2, 3])]}, "holds 8 values")
         bad({"inputs": [dict(tensor, data=[None] * 8)]}, "null")
         bad({"inputs": [dict(tensor, data=[True] * 8)]}, "not true or false")
+        # One wrong value among numbers: numpy would read true as 1.0.
+        bad({"inputs": [dict(tensor, data=[1.5] * 7 + [True])]}, "not true or false")
+        bad({"inputs": [dict(tensor, data=[1.5] * 7 + [None])]}, "null")
+        bad({"inputs": [dict(tensor, data=[1.5] * 7 + ["2"])]}, "text")
+        bad({"inputs": [dict(tensor, data=[[1.5] * 4, [1.5] * 3])]}, "cannot be read")
         bad({"inputs": [dict(tensor, shape="2,4")]}, "'shape'")
         bad({"inputs": [tensor, tensor]}, "twice")
         bad({"inputs": [tensor], "outputs": [{"name": "nope"}]}, "named 'nope'")
