@@ -42,11 +42,13 @@ body = json.dumps({"instances": x})
 predictor = Predictor(artifact)
 name = predictor.signature()["inputs"][0]["name"]
 
-def wait_until_ready(port, process):
+def wait_until_ready(port, process, log=None):
     deadline = time.time() + 300
     while True:
         if process.poll() is not None or time.time() > deadline:
-            sys.exit("the server did not start")
+            if log is not None:
+                log.seek(0)
+            sys.exit("the server did not start" + ("" if log is None else ":\n" + log.read()[-3000:]))
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             c.request("GET", "/v2/health/ready")
@@ -102,31 +104,7 @@ server = subprocess.Popen([sys.executable, "-m", "kerasexport.server", "--path",
                            "--name", "m", "--port", str(port), "--log-file", log.name + ".rotating"],
                           env=env, stdout=log, stderr=subprocess.STDOUT)
 try:
-    deadline = time.time() + 300
-    while True:
-        if server.poll() is not None or time.time() > deadline:
-            log.seek(0)
-            sys.exit("the server did not start:\n" + log.read()[-3000:])
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            c.request("GET", "/v1/models/m")
-            if c.getresponse().status == 200:
-                break
-        except OSError:
-            pass
-        time.sleep(0.2)
-
-    def server_latencies(n):
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        out = []
-        for _ in range(n):
-            started = time.perf_counter()
-            connection.request("POST", "/v1/models/m:predict", body,
-                               {"Content-Type": "application/json"})
-            response = connection.getresponse()
-            response.read()
-            out.append(time.perf_counter() - started)
-        return out
+    wait_until_ready(port, server, log)
 
     def inprocess_latencies(n):
         out = []
@@ -136,11 +114,11 @@ try:
             out.append(time.perf_counter() - started)
         return out
 
-    server_latencies(100)
-    inprocess_latencies(100)  # warm-up
+    inprocess_latencies(100)  # warm-up; requests_latencies() warms up the server
     p50_server, p99_server, p50_local, p99_local = [], [], [], []
     for _ in range(runs):
-        s, l = server_latencies(REQUESTS), inprocess_latencies(REQUESTS)
+        s = requests_latencies(port, "/v1/models/m:predict", body, REQUESTS)
+        l = inprocess_latencies(REQUESTS)
         p50_server.append(percentile(s, 50)); p99_server.append(percentile(s, 99))
         p50_local.append(percentile(l, 50)); p99_local.append(percentile(l, 99))
 

@@ -17,9 +17,7 @@ NATIVE_BACKENDS = ("tensorflow",)
 EXPORT_NEEDS = {"tensorflow": [("tensorflow", "tensorflow-cpu")]}
 RUNTIME_NEEDS = [("ai_edge_litert", "ai-edge-litert")]
 NAMED = False
-# Keras forwards other keyword arguments to a third-party converter
-# (LiteRT's, torch.export): their set is open, that converter judges them.
-OPEN_KWARGS = True
+OPEN_KWARGS = True  # LiteRT's converter judges the other arguments
 
 
 def export(model, filepath, backend, verbose=None, input_signature=None, finish=None, **kwargs):

@@ -20,9 +20,7 @@ NATIVE_BACKENDS = ("torch",)
 EXPORT_NEEDS = {"torch": [("torch", "torch")]}
 RUNTIME_NEEDS = [("torch", "torch")]
 NAMED = False
-# Keras forwards other keyword arguments to a third-party converter
-# (LiteRT's, torch.export): their set is open, that converter judges them.
-OPEN_KWARGS = True
+OPEN_KWARGS = True  # torch.export judges the other arguments
 RECORD_FILE = "kerasexport.json"  # one of the archive's extra files
 
 

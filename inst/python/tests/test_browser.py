@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from conftest import backend
+from conftest import make_iris_model
 from kerasexport import export_model
 from test_server import FORMAT
 from test_server import RunningServer
@@ -19,11 +20,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 def test_page_shows_signature_and_sends_a_request(tmp_path):
     if backend() != "tensorflow":
         pytest.skip("the page does not depend on the backend: tested once")
-    import keras
     from playwright.sync_api import sync_playwright
 
-    model = keras.Sequential([keras.Input((4,), name="measurements"),
-                              keras.layers.Dense(3, activation="softmax", name="species")])
+    model = make_iris_model(2, hidden=None)
     export_model(model, str(tmp_path / "iris"), format=FORMAT, version=1, verbose=False)
     server = RunningServer(str(tmp_path / "iris"))
     try:

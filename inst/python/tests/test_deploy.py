@@ -13,6 +13,7 @@ import pytest
 
 from conftest import REPO
 from conftest import backend
+from conftest import make_iris_model
 from kerasexport import export_model
 from kerasexport import write_deployment
 from kerasexport.errors import ArtifactError
@@ -73,11 +74,7 @@ def validate(kind, path):
 
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory):
-    import keras
-
-    keras.utils.set_random_seed(8)
-    model = keras.Sequential([keras.Input((4,), name="measurements"),
-                              keras.layers.Dense(3, activation="softmax", name="species")])
+    model = make_iris_model(8, hidden=None)
     folder = tmp_path_factory.mktemp("artifacts")
     paths = {}
     for format, file_name in (("tf_saved_model", "iris"), ("onnx", "iris.onnx"),

@@ -8,8 +8,6 @@ import json
 import os
 import resource
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -17,48 +15,25 @@ import urllib.request
 import numpy as np
 import pytest
 
-from conftest import PACKAGE_PARENT
+from conftest import ServerProcess
 from conftest import backend
+from conftest import make_iris_model
 from kerasexport import export_model
 
 pytestmark = pytest.mark.skipif(backend() != "torch", reason="backend-independent; runs once")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    import keras
-
-    keras.utils.set_random_seed(3)
-    model = keras.Sequential([keras.Input((4,), name="measurements"),
-                              keras.layers.Dense(3, activation="softmax", name="species")])
+    model = make_iris_model(3, hidden=None)
     folder = tmp_path_factory.mktemp("hostile")
     path = folder / "iris.onnx"
     export_model(model, str(path), format="onnx", verbose=False)
-    port = free_port()
-    log = folder / "server.log"
-    env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kerasexport.server", "--path", str(path), "--port", str(port),
-         "--log-file", str(log), "--header-timeout", "3", "--body-timeout", "5",
-         "--max-connections", "500"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/v1/models/iris", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.2)
-    yield {"url": url, "port": port, "log": log, "process": process, "model": model}
-    process.terminate()
-    process.wait(10)
+    running = ServerProcess(path, folder / "server.log", "--header-timeout", "3",
+                            "--body-timeout", "5", "--max-connections", "500", timeout=60)
+    yield {"url": running.url, "port": running.port, "log": running.log,
+           "process": running.process, "model": model}
+    running.close()
 
 
 def predict_seconds(url, rows=((5.1, 3.5, 1.4, 0.2),)):

@@ -14,15 +14,11 @@ import pytest
 
 from conftest import backend
 from conftest import backend_formats
+from conftest import free_port
+from conftest import make_iris_model
 from kerasexport import export_model
 
 FORMAT = backend_formats()[-1]  # ONNX on every backend
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def request(url, body=None, method=None, raw=None):
@@ -72,12 +68,7 @@ class RunningServer:
 
 @pytest.fixture(scope="module")
 def iris_model():
-    import keras
-
-    keras.utils.set_random_seed(3)
-    return keras.Sequential([keras.Input((4,), name="measurements"),
-                             keras.layers.Dense(8, activation="relu"),
-                             keras.layers.Dense(3, activation="softmax", name="species")])
+    return make_iris_model(3)
 
 
 @pytest.fixture(scope="module")
@@ -198,8 +189,6 @@ def test_fuzz_malformed_requests_never_crash(served):
 
 
 def test_new_version_is_served_without_dropping_requests(tmp_path, iris_model):
-    import keras
-
     base = tmp_path / "iris"
     export_model(iris_model, str(base), format=FORMAT, version=1, verbose=False)
     server = RunningServer(str(base))
@@ -217,9 +206,7 @@ def test_new_version_is_served_without_dropping_requests(tmp_path, iris_model):
     try:
         for c in clients:
             c.start()
-        keras.utils.set_random_seed(9)
-        newer = keras.Sequential([keras.Input((4,), name="measurements"),
-                                  keras.layers.Dense(3, activation="softmax", name="species")])
+        newer = make_iris_model(9, hidden=None)
         export_model(newer, str(base), format=FORMAT, version="auto", verbose=False)
         deadline = time.time() + 60
         while time.time() < deadline:

@@ -7,19 +7,15 @@ with the protocol's error body."""
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 
 import numpy as np
 import pytest
 
-from conftest import PACKAGE_PARENT
 from conftest import REPO
+from conftest import ServerProcess
 from conftest import backend
+from conftest import make_iris_model
 from kerasexport import export_model
 
 CLIENTS_PYTHON = os.path.join(REPO, ".venv-clients", "bin", "python")
@@ -56,44 +52,9 @@ print(json.dumps({"metadata": metadata, "server": server, "results": results}))
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, path, tmp_path, name="iris"):
-        self.port = free_port()
-        env = dict(os.environ, PYTHONPATH=PACKAGE_PARENT)
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "kerasexport.server", "--path", str(path), "--name", name,
-             "--port", str(self.port), "--log-file", str(tmp_path / "server.log")],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.url}/v2/health/ready", timeout=2)
-                return
-            except OSError:
-                if time.time() > deadline or self.process.poll() is not None:
-                    raise RuntimeError((tmp_path / "server.log").read_text())
-                time.sleep(0.2)
-
-    def close(self):
-        self.process.terminate()
-        self.process.wait(10)
-
-
 @pytest.fixture(scope="module")
 def model():
-    import keras
-
-    keras.utils.set_random_seed(7)
-    return keras.Sequential([keras.Input((4,), name="measurements"),
-                             keras.layers.Dense(8, activation="relu"),
-                             keras.layers.Dense(3, activation="softmax", name="species")])
+    return make_iris_model(7)
 
 
 def native_formats():
@@ -113,7 +74,7 @@ def test_tritonclient_against_every_format(tmp_path, model, format):
     x = np.random.default_rng(0).random((5, 4)).astype("float32")
     np.save(tmp_path / "x.npy", x)
     want = model.predict(x, verbose=0)
-    server = Server(base, tmp_path)
+    server = ServerProcess(base, tmp_path / "server.log", "--name", "iris")
     try:
         run = subprocess.run([CLIENTS_PYTHON, "-c", TRITON_CLIENT, f"127.0.0.1:{server.port}",
                               "iris", str(tmp_path / "x.npy")],
@@ -140,7 +101,7 @@ def curl(*args):
 def test_curl_and_malformed_v2_requests(tmp_path, model):
     path = tmp_path / "iris.onnx"
     export_model(model, str(path), format="onnx", verbose=False)
-    server = Server(path, tmp_path)
+    server = ServerProcess(path, tmp_path / "server.log", "--name", "iris")
     infer = f"{server.url}/v2/models/iris/infer"
     try:
         status, body = curl(f"{server.url}/v2/models/iris")
