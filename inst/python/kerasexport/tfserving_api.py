@@ -130,29 +130,57 @@ def _holds(value, kind):
     return isinstance(value, kind)
 
 
+class JsonTypeProblem(Exception):
+    """What is wrong with an input's JSON types: ``kind`` is "unreadable"
+    (numpy's reason in ``detail``), "wants booleans", "has booleans" (true
+    or false among numbers) or "not numbers" (null, text, objects, nested
+    lists of different lengths). Each API words it for its own clients."""
+
+    def __init__(self, kind, detail=""):
+        super().__init__(kind)
+        self.kind, self.detail = kind, detail
+
+
+def json_array(value, boolean, raw):
+    """``value`` (parsed JSON) as a numpy array, if its JSON types fit an
+    input of booleans (``boolean``) or of numbers: numpy alone would read
+    true as 1 and "0.5" as 0.5. ``raw`` is the request body; the lists are
+    walked for booleans among numbers only when it holds true or false.
+    Raises JsonTypeProblem."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError, OverflowError) as failure:
+        raise JsonTypeProblem("unreadable", str(failure)) from None
+    kind = array.dtype.kind
+    if boolean:
+        if kind != "b":
+            raise JsonTypeProblem("wants booleans")
+    elif kind == "b" or (kind in "iuf" and (b"true" in raw or b"false" in raw)
+                         and _holds(value, bool)):
+        raise JsonTypeProblem("has booleans")
+    elif kind not in "iuf":
+        raise JsonTypeProblem("not numbers")
+    return array
+
+
 def _check_json_types(inputs, specs, raw):
     """Each input as a numpy array, checked against the JSON types the API's
-    schema allows: numbers where the signature has numbers, booleans where
-    it has booleans (numpy alone would read true as 1 and "0.5" as 0.5).
-    Replaces the lists in ``inputs``; the predictor casts the arrays."""
+    schema allows (see ``json_array``). Replaces the lists in ``inputs``; the
+    predictor casts the arrays."""
     for spec in specs:
         name, dtype = spec["name"], spec["dtype"]
         if name not in inputs or dtype in ("string", "object"):
             continue
         try:
-            array = np.asarray(inputs[name])
-        except (ValueError, TypeError, OverflowError) as failure:
-            raise RequestError(f"Input {name!r} cannot be read as {dtype}: {failure}") from None
-        if dtype == "bool":
-            if array.dtype.kind != "b":
-                raise RequestError(f"Input {name!r} is boolean: give true or false.")
-        elif array.dtype.kind not in "iuf" or (
-                (b"true" in raw or b"false" in raw) and _holds(inputs[name], bool)):
-            raise RequestError(f"Input {name!r} takes numbers; it holds "
-                               + ("true or false." if array.dtype.kind == "b" or
-                                  array.dtype.kind in "iuf" else "text, objects or nested lists "
-                                  "of different lengths."))
-        inputs[name] = array
+            inputs[name] = json_array(inputs[name], dtype == "bool", raw)
+        except JsonTypeProblem as problem:
+            raise RequestError({
+                "unreadable": f"Input {name!r} cannot be read as {dtype}: {problem.detail}",
+                "wants booleans": f"Input {name!r} is boolean: give true or false.",
+                "has booleans": f"Input {name!r} takes numbers; it holds true or false.",
+                "not numbers": f"Input {name!r} takes numbers; it holds text, objects or nested "
+                               "lists of different lengths.",
+            }[problem.kind]) from None
 
 
 # --- responses ------------------------------------------------------------------

@@ -157,20 +157,18 @@ def parse_infer(raw, headers, predictor):
 
 def _from_json(name, data, dtype_name, shape, count, raw):
     """The tensor's 'data' as an array of ``shape``, checked against the JSON
-    types the datatype allows (numpy alone would read true as 1)."""
+    types the datatype allows (see ``tfserving_api.json_array``)."""
     try:
-        array = np.asarray(data if isinstance(data, list) else [data])
-    except (ValueError, TypeError, OverflowError) as failure:
-        raise RequestError(f"Input {name!r}: 'data' cannot be read ({failure}).") from None
-    if dtype_name == "BOOL":
-        if array.dtype.kind != "b":
-            raise RequestError(f"Input {name!r} is BOOL: give true or false.")
-    elif array.dtype.kind == "b" or (array.dtype.kind in "iuf" and (b"true" in raw or b"false" in raw)
-                                     and tfserving_api._holds(data, bool)):
-        raise RequestError(f"Input {name!r} is {dtype_name}: give numbers, not true or false.")
-    elif array.dtype.kind not in "iuf":
-        raise RequestError(f"Input {name!r}: 'data' holds null, text, objects or numbers out of "
-                           "range; give numbers.")
+        array = tfserving_api.json_array(data if isinstance(data, list) else [data],
+                                         dtype_name == "BOOL", raw)
+    except tfserving_api.JsonTypeProblem as problem:
+        raise RequestError({
+            "unreadable": f"Input {name!r}: 'data' cannot be read ({problem.detail}).",
+            "wants booleans": f"Input {name!r} is BOOL: give true or false.",
+            "has booleans": f"Input {name!r} is {dtype_name}: give numbers, not true or false.",
+            "not numbers": f"Input {name!r}: 'data' holds null, text, objects or numbers out of "
+                           "range; give numbers.",
+        }[problem.kind]) from None
     if array.size != count:
         raise RequestError(f"Input {name!r}: 'data' holds {array.size} values; shape {shape} "
                            f"holds {count}.")
