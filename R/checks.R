@@ -30,6 +30,21 @@ check_flag <- function(x, allow_null = FALSE, arg = rlang::caller_arg(x),
   invisible(x)
 }
 
+# One of `choices`; the whole vector (the function's default) means the first,
+# as match.arg() has it.
+check_choice <- function(x, choices, arg = rlang::caller_arg(x), call = caller_env()) {
+  if (identical(x, choices)) {
+    return(choices[[1]])
+  }
+  if (!(is.character(x) && length(x) == 1 && x %in% choices)) {
+    abort_kerasexport(
+      "{.arg {arg}} must be {.or {.val {choices}}}, not {.obj_type_friendly {x}}.",
+      kind = "argument", call = call
+    )
+  }
+  x
+}
+
 check_number <- function(x, min = 0, whole = FALSE, arg = rlang::caller_arg(x),
                          call = caller_env()) {
   ok <- is.numeric(x) && length(x) == 1 && !is.na(x) && is.finite(x) && x >= min &&

@@ -52,12 +52,7 @@ write_deployment <- function(artifact, path, target = c("tf-serving", "triton", 
                              overwrite = FALSE) {
   artifact <- check_path(artifact, must_exist = TRUE)
   path <- check_path(path)
-  targets <- c("tf-serving", "triton", "kserve")
-  if (identical(target, targets)) target <- targets[[1]]
-  if (!(is.character(target) && length(target) == 1 && target %in% targets)) {
-    abort_kerasexport("{.arg target} must be {.or {.val {targets}}}, not {.obj_type_friendly {target}}.",
-                      kind = "argument")
-  }
+  target <- check_choice(target, c("tf-serving", "triton", "kserve"))
   check_string(name, allow_null = TRUE)
   check_number(version, min = 1, whole = TRUE)
   check_string(storage_uri, allow_null = TRUE)

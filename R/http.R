@@ -161,15 +161,5 @@ predict_tf_serving_columns <- function(inputs, url, call = caller_env()) {
 }
 
 check_protocol <- function(protocol, call = caller_env()) {
-  choices <- c("tf-serving", "v2")
-  if (is.character(protocol) && identical(protocol, choices)) {
-    return(choices[[1]])
-  }
-  if (!(is.character(protocol) && length(protocol) == 1 && protocol %in% choices)) {
-    abort_kerasexport(
-      "{.arg protocol} must be {.or {.val {choices}}}, not {.obj_type_friendly {protocol}}.",
-      kind = "argument", call = call
-    )
-  }
-  protocol
+  check_choice(protocol, c("tf-serving", "v2"), call = call)
 }
