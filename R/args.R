@@ -170,6 +170,9 @@ as_python_signature <- function(x, call = caller_env()) {
   )
 }
 
+# A shape, written any of the ways R users write one: c(NA, 4), list(NULL,
+# 4), keras3's shape(NA, 4) (a list of NULL and integers, of class
+# "keras_shape").
 is_shape <- function(x) {
   if (is.numeric(x) || (is.logical(x) && length(x) > 0 && all(is.na(x)))) {
     return(is.null(dim(x)) && length(x) > 0)
@@ -178,9 +181,14 @@ is_shape <- function(x) {
     all(vapply(x, function(d) is.null(d) || (is.numeric(d) || is.logical(d)) && length(d) == 1, TRUE))
 }
 
+# A shape as a numeric vector, NA for any size.
+shape_dims <- function(x) {
+  if (is.list(x)) vapply(x, function(d) if (is.null(d)) NA_real_ else as.numeric(d), 1) else as.numeric(x)
+}
+
 signature_spec <- function(x, label = NULL, call = caller_env()) {
   if (!inherits(x, "kerasexport_input_spec")) {
-    x <- list(shape = if (is.list(x)) vapply(x, function(d) if (is.null(d)) NA_real_ else as.numeric(d), 1) else x)
+    x <- list(shape = shape_dims(x))
   }
   check_shape(x$shape, what = if (is.null(label)) "{.arg input_signature}" else
     sprintf("Input %s of {.arg input_signature}", encodeString(as.character(label), quote = "'")),

@@ -110,3 +110,9 @@ check_keras_model <- function(x, arg = rlang::caller_arg(x), call = caller_env()
   }
   invisible(x)
 }
+
+precisions <- c("float32", "bfloat16", "float16")
+
+check_precision <- function(x, arg = rlang::caller_arg(x), call = caller_env()) {
+  check_choice(x, precisions, arg = arg, call = call)
+}

@@ -21,12 +21,18 @@
 #'   version) and `install` (the command that installs it into that Python:
 #'   its pip, or `reticulate::py_require()` for reticulate's managed
 #'   environment).
-#' * `unsupported_combination`: Keras cannot export this backend to this
-#'   format; field `alternative`.
+#' * `unsupported_combination`: the format cannot express this model from
+#'   this backend (a recurrent layer over a time axis of any length in
+#'   LiteRT, text in a torch program, a layer that cannot travel to another
+#'   backend); fields `layers` (the layers concerned), `alternatives` (formats
+#'   that can) or `alternative`, `backends`.
 #' * `export_failed`: Keras raised an error while exporting; field
 #'   `python_type`.
 #' * `artifact`: the destination or the artifact is not usable (exists, not an
-#'   artifact, cannot be run).
+#'   artifact, cannot be run, a folder that cannot be written to).
+#' * `damaged_artifact` (with `artifact`): the artifact's files are damaged
+#'   or incomplete (a SavedModel without its `variables/`, a truncated file,
+#'   an OpenVINO `.xml` without its `.bin`); fields `path` and `damaged`.
 #' * `mismatch`: the artifact does not reproduce the model; fields
 #'   `max_abs_diff`, `outputs`.
 #' * `predict_input`: inputs to [predict()] or a server request do not fit
@@ -73,9 +79,11 @@ abort_from_python <- function(error, call = caller_env()) {
     fields$python_type <- type
   }
   # Messages from Python may contain braces: no cli interpolation here.
+  # A kind may come with the broader kind it belongs to
+  # (damaged_artifact, then artifact): most specific class first.
   rlang::inject(rlang::abort(
     c(message, i = hint),
-    class = c(paste0("kerasexport_error_", kind), "kerasexport_error"),
+    class = c(paste0("kerasexport_error_", unlist(kind)), "kerasexport_error"),
     !!!fields,
     call = call
   ))

@@ -18,9 +18,25 @@
 #' import) is a `kerasexport_error_unsupported_combination` that says which
 #' backends write the format.
 #'
-#' The artifact is written to a temporary sibling of `export_dir_base` and
-#' moved into place only when complete, so a failed export leaves nothing
-#' half-written behind and an earlier artifact untouched.
+#' The artifact is written to a hidden staging folder beside
+#' `export_dir_base` and checked there before it is placed: its own runtime
+#' runs it (a SavedModel through the function it holds), it returns the
+#' model's outputs, and every axis it declares of any length (the batch, a
+#' sequence's length) gives the model's answers at two sizes, so that no
+#' artifact is placed that would give wrong numbers at another size. With
+#' `verify = TRUE` it is also checked in a fresh process, still before it is
+#' placed. Only then is it moved into place, atomically: a failed export
+#' leaves nothing half-written behind and an earlier artifact untouched, and
+#' at every instant `export_dir_base` holds the old artifact or the new one.
+#'
+#' What a format cannot express is an error before anything is written, of
+#' class `kerasexport_error_unsupported_combination`, naming the layer and
+#' the formats that can: a recurrent layer over a time axis of any length in
+#' LiteRT or a torch program (give the time axis a length in
+#' `input_signature`, and they hold it), a text input anywhere but the
+#' TensorFlow backend, or in OpenVINO or a torch program. Where one of Keras'
+#' exporters is wrong for a model, kerasexport writes it another way (see
+#' the README's table of models, formats and backends).
 #'
 #' What Keras prints while exporting reaches R as a message (silence it with
 #' `verbose = FALSE` or [suppressMessages()]). Python warnings become R
@@ -50,13 +66,14 @@
 #'   warnings about library internals); `NULL` keeps Keras' default for the
 #'   backend and format.
 #' @param input_signature `NULL` to take the inputs from the model. Or a shape
-#'   such as `c(NA, 784)` (`NA` = any size; the batch axis first), an
-#'   [input_spec()], or a list of those for a model with several inputs (in
-#'   the model's order, or named by the model's input names). dtypes default
-#'   to the model's. Python `InputSpec`, `TensorSpec` and `KerasTensor`
-#'   objects are accepted as they are. A signature that does not fit the
-#'   model is an error before anything is written. A model that was never
-#'   built is built from it.
+#'   such as `c(NA, 784)`, `list(NULL, 784)` or keras3's `shape(NA, 784)`
+#'   (`NA` = any size; the batch axis first), an [input_spec()], or a list of
+#'   those for a model with several inputs (in the model's order, or named by
+#'   the model's input names). dtypes default to the model's. Python
+#'   `InputSpec`, `TensorSpec` and `KerasTensor` objects (keras3's
+#'   `keras_input()`) are accepted too, alone for a model with one input. A
+#'   signature that does not fit the model is an error before anything is
+#'   written. A model that was never built is built from it.
 #' @param model_names If `TRUE` (the default), clients see the model's own
 #'   names: the SavedModel's `serving_default` signature takes the model's
 #'   input names and returns its output layer names (Keras' own `serve`
@@ -66,8 +83,9 @@
 #' @param overwrite If `TRUE`, an existing artifact of the same format at
 #'   `export_dir_base` is replaced. Anything else there (a folder of data, a
 #'   file of another kind) is never replaced.
-#' @param verify If `TRUE`, check the artifact with [verify_artifact()] after
-#'   writing it.
+#' @param verify If `TRUE`, check the artifact as [verify_artifact()] does,
+#'   in a fresh Python process, before it is placed: a failed check leaves
+#'   `export_dir_base` as it was.
 #' @param version `NULL` to write the artifact at `export_dir_base` itself.
 #'   A whole number, or `"auto"` for one more than the highest there, writes
 #'   version `export_dir_base/<version>/` in the layout TF-Serving expects
@@ -130,7 +148,7 @@ export_savedmodel.keras.src.models.model.Model <- function(
     c(list(model = object, filepath = path, format = format, verbose = verbose,
            input_signature = as_python_signature(input_signature, call = call),
            overwrite = overwrite, model_names = model_names, scrub = scrub,
-           version = version, external_data = external_data),
+           version = version, external_data = external_data, verify = verify),
       list(...)),
     call = call
   )
@@ -138,9 +156,6 @@ export_savedmodel.keras.src.models.model.Model <- function(
   if (!is.null(version)) {
     cli::cli_inform(c(v = "Exported version {result$version} to {.path {result$path}}."),
                     class = "kerasexport_exported_version")
-  }
-  if (verify) {
-    verify_artifact(result$path, object, format = format)
   }
   invisible(object)
 }

@@ -4,8 +4,11 @@
 # Triton, KServe), each failure a classed `kerasexport_error_serve`.
 
 # POST (with `body`, already JSON) or GET `url`; the parsed JSON answer.
-http_json <- function(url, body = NULL, call = caller_env()) {
-  handle <- curl::new_handle(connecttimeout = 10)
+# `timeout`: seconds for the whole exchange, so that a server that accepts
+# the connection and never answers (hung, or stopped with SIGSTOP) cannot
+# hold R.
+http_json <- function(url, body = NULL, timeout = 60, call = caller_env()) {
+  handle <- curl::new_handle(connecttimeout = min(10, timeout), timeout = timeout)
   if (!is.null(body)) {
     curl::handle_setopt(handle, post = TRUE, postfields = body)
     curl::handle_setheaders(handle, "Content-Type" = "application/json")
@@ -13,6 +16,13 @@ http_json <- function(url, body = NULL, call = caller_env()) {
   response <- tryCatch(
     curl::curl_fetch_memory(url, handle = handle),
     error = function(e) {
+      if (grepl("Timeout was reached|timed out", conditionMessage(e))) {
+        abort_kerasexport(
+          c("The server at {.url {url}} did not answer within {timeout} second{?s}.",
+            i = "It may be hung, suspended or overloaded: check it (its {.code status()}), or pass a larger {.arg timeout}."),
+          kind = c("server_timeout", "serve"), call = call, timeout = timeout, url = url
+        )
+      }
       abort_kerasexport(
         c("No answer from the server at {.url {url}}.",
           x = conditionMessage(e),
@@ -38,7 +48,7 @@ to_json <- function(x) {
 }
 
 # TF-Serving's row format (or tfdeploy's route): predictions as answered.
-predict_tf_serving <- function(instances, url, signature_name, call = caller_env()) {
+predict_tf_serving <- function(instances, url, signature_name, timeout = 60, call = caller_env()) {
   url <- sub("/$", "", url)
   endpoint <- if (grepl("/v1/models/[^/:]+(/versions/[0-9]+)?$", url)) {
     paste0(url, ":predict")
@@ -55,7 +65,7 @@ predict_tf_serving <- function(instances, url, signature_name, call = caller_env
   }
   body <- list(instances = instance_rows(instances, call = call))
   if (!is.null(signature_name)) body$signature_name <- signature_name
-  answer <- http_json(endpoint, to_json(body), call = call)
+  answer <- http_json(endpoint, to_json(body), timeout = timeout, call = call)
   if (is.null(answer$predictions)) {
     abort_kerasexport("The server at {.url {endpoint}} answered without predictions.",
                       kind = "serve", call = call)
@@ -69,7 +79,7 @@ predict_tf_serving <- function(instances, url, signature_name, call = caller_env
 # is one array or a named list of them (rows are instances); the result is
 # a named list of arrays, one per output. `url` is
 # http://host:port/v2/models/<name>[/versions/<v>].
-predict_v2 <- function(inputs, url, call = caller_env()) {
+predict_v2 <- function(inputs, url, timeout = 60, call = caller_env()) {
   url <- sub("/$", "", url)
   if (!grepl("/v2/models/[^/]+(/versions/[0-9]+)?$", url)) {
     abort_kerasexport(
@@ -78,7 +88,7 @@ predict_v2 <- function(inputs, url, call = caller_env()) {
       kind = "argument", call = call
     )
   }
-  metadata <- http_json(url, call = call)
+  metadata <- http_json(url, timeout = timeout, call = call)
   specs <- metadata$inputs
   if (!is.list(inputs) || is.data.frame(inputs)) {
     inputs <- stats::setNames(list(inputs), specs[[1]]$name)
@@ -90,18 +100,23 @@ predict_v2 <- function(inputs, url, call = caller_env()) {
                         kind = "predict_input", call = call)
     }
     if (is.data.frame(x)) x <- as.matrix(x)
-    if (is.null(dim(x))) x <- as.array(x)
+    if (is.factor(x)) x <- as.character(x)
+    if (is.null(dim(x))) {
+      # One value per instance for an input of shape (NA, 1).
+      x <- if (length(spec$shape) == 2 && identical(spec$shape[[2]], 1L)) matrix(x, ncol = 1) else as.array(x)
+    }
     if (anyNA(x)) {
       abort_kerasexport("Input {.val {spec$name}} holds NA: the protocol has no missing values.",
                         kind = "predict_input", call = call)
     }
     # R arrays are column-major; the protocol's data is row-major.
     data <- as.vector(aperm(x, rev(seq_along(dim(x)))))
-    data <- switch(spec$datatype, BOOL = as.logical(data),
+    data <- switch(spec$datatype, BOOL = as.logical(data), BYTES = as.character(data),
                    if (startsWith(spec$datatype, "FP")) as.numeric(data) else as.integer(data))
     list(name = spec$name, shape = as.list(dim(x)), datatype = spec$datatype, data = I(data))
   })
-  answer <- http_json(paste0(url, "/infer"), to_json(list(inputs = tensors)), call = call)
+  answer <- http_json(paste0(url, "/infer"), to_json(list(inputs = tensors)), timeout = timeout,
+                      call = call)
   outputs <- lapply(answer$outputs, function(output) {
     shape <- unlist(output$shape)
     values <- unlist(output$data)
@@ -123,6 +138,9 @@ predict_v2 <- function(inputs, url, call = caller_env()) {
 #' @param protocol `"tf-serving"` (the default) sends TF-Serving's columnar
 #'   request; `"v2"` the Open Inference Protocol's typed tensors (KServe V2,
 #'   as Triton and KServe take them).
+#' @param timeout Seconds to wait for the answer. A server that does not
+#'   answer in time (hung, suspended or overloaded) is an error of class
+#'   `kerasexport_error_server_timeout`.
 #' @param ... Unused.
 #' @return An array for a model with one output, else a named list of arrays.
 #' @export
@@ -137,21 +155,25 @@ predict_v2 <- function(inputs, url, call = caller_env()) {
 #' server <- serve_savedmodel(path, port = 8501)
 #' predict(server, iris[1:3, 1:4], protocol = "v2")
 #' server$stop()
-predict.kerasexport_server <- function(object, newdata, protocol = c("tf-serving", "v2"), ...) {
+predict.kerasexport_server <- function(object, newdata, protocol = c("tf-serving", "v2"),
+                                       timeout = 60, ...) {
   protocol <- check_protocol(protocol)
+  check_number(timeout, min = 0.001)
   outputs <- if (protocol == "v2") {
-    predict_v2(newdata, paste0(object$url, "/v2/models/", object$name))
+    predict_v2(newdata, paste0(object$url, "/v2/models/", object$name), timeout = timeout)
   } else {
-    predict_tf_serving_columns(newdata, paste0(object$url, "/v1/models/", object$name))
+    predict_tf_serving_columns(newdata, paste0(object$url, "/v1/models/", object$name),
+                               timeout = timeout)
   }
   if (length(outputs) == 1) outputs[[1]] else outputs
 }
 
 # TF-Serving's columnar format: "inputs" in, "outputs" out.
-predict_tf_serving_columns <- function(inputs, url, call = caller_env()) {
+predict_tf_serving_columns <- function(inputs, url, timeout = 60, call = caller_env()) {
   if (is.data.frame(inputs)) inputs <- as.matrix(inputs)
   if (is.list(inputs)) inputs <- lapply(inputs, function(x) if (is.data.frame(x)) as.matrix(x) else x)
-  answer <- http_json(paste0(url, ":predict"), to_json(list(inputs = inputs)), call = call)
+  answer <- http_json(paste0(url, ":predict"), to_json(list(inputs = inputs)), timeout = timeout,
+                      call = call)
   outputs <- answer$outputs
   as_array <- function(x) {
     rows <- lapply(x, function(r) unlist(lapply(r, function(v) if (is.null(v)) NaN else v)))

@@ -14,6 +14,15 @@
 #'
 #' @param path Path of the artifact.
 #' @param format `NULL` to tell the format from the artifact.
+#' @param precision What the runtime computes in: `"float32"` (the default),
+#'   the artifact's own precision, on every CPU. `"bfloat16"` or `"float16"`
+#'   trade exactness for speed where the format's runtime offers it
+#'   (OpenVINO, and torch programs through `torch.autocast`); on a CPU
+#'   without bfloat16 arithmetic OpenVINO computes in float32, and without
+#'   float16 arithmetic asks for bfloat16 instead. The results then differ
+#'   from the model's by about 1e-2 of their size; the README's benchmark
+#'   gives the speed and the difference measured. Other runtimes compute in
+#'   float32 only, and asking them for less is an error.
 #' @param model_dir tfdeploy's name for `path`.
 #' @return An object of class `kerasexport_loaded_artifact`, with a print
 #'   method and a [predict()] method.
@@ -30,7 +39,7 @@
 #' artifact <- load_savedmodel(path)
 #' artifact
 #' predict(artifact, as.matrix(iris[1:3, 1:4]))
-load_savedmodel <- function(path = NULL, format = NULL, model_dir = NULL) {
+load_savedmodel <- function(path = NULL, format = NULL, model_dir = NULL, precision = "float32") {
   if (is.null(path) || inherits(path, "python.builtin.object")) {
     # tfdeploy: load_savedmodel(sess = NULL, model_dir = NULL)
     path <- model_dir %||% format %||% getwd()
@@ -38,9 +47,12 @@ load_savedmodel <- function(path = NULL, format = NULL, model_dir = NULL) {
   }
   path <- check_path(path, must_exist = TRUE)
   check_string(format, allow_null = TRUE)
-  predictor <- call_python("load_artifact", python_kwargs(list(path = path, format = format)))
+  precision <- check_precision(precision)
+  predictor <- call_python("load_artifact", python_kwargs(list(
+    path = path, format = format, precision = precision)))
   structure(list(predictor = predictor, path = path,
                  info = reticulate::py_to_r(predictor$info),
+                 precision = reticulate::py_to_r(predictor$precision),
                  predict = bind_python_method(predictor, "predict"),
                  signature = bind_python_method(predictor, "signature"),
                  output_names = bind_python_method(predictor, "output_names")),
@@ -52,6 +64,7 @@ print.kerasexport_loaded_artifact <- function(x, ...) {
   info <- structure(x$info, class = "kerasexport_artifact_info")
   lines <- format(info)
   lines[[1]] <- sub("kerasexport_artifact_info", "kerasexport_loaded_artifact", lines[[1]])
+  lines <- append(lines, sprintf("  computes in: %s", x$precision %||% "float32"), after = 2)
   cat(lines, sep = "\n")
   invisible(x)
 }
@@ -62,7 +75,8 @@ print.kerasexport_loaded_artifact <- function(x, ...) {
 #' @param newdata The inputs: an array, matrix or data frame for an artifact
 #'   with one input (rows are instances), or a list of them, named by the
 #'   artifact's input names or in their order. Values are cast to the
-#'   dtypes the artifact's signature says.
+#'   dtypes the artifact's signature says. Text inputs take character
+#'   vectors and matrices (a vector is one value per instance).
 #' @param signature_name The SavedModel signature to call; `NULL` for
 #'   `"serving_default"`.
 #' @param batch_size Instances per call to the runtime; larger inputs are
@@ -104,13 +118,23 @@ as_prediction_inputs <- function(newdata, input_specs, call = caller_env()) {
     if (is.data.frame(x)) {
       x <- as.matrix(x)
     }
-    if (!(is.numeric(x) || is.logical(x))) {
+    if (is.factor(x)) {
+      x <- as.character(x)
+    }
+    if (!(is.numeric(x) || is.logical(x) || is.character(x))) {
       abort_kerasexport(
         if (is.null(element)) {
-          "{.arg newdata} must be numeric (an array, matrix or data frame), not {.obj_type_friendly {x}}."
+          "{.arg newdata} must be numbers or text (an array, matrix, vector or data frame), not {.obj_type_friendly {x}}."
         } else {
-          "Element {element} of {.arg newdata} must be numeric (an array, matrix or data frame), not {.obj_type_friendly {x}}."
+          "Element {element} of {.arg newdata} must be numbers or text (an array, matrix, vector or data frame), not {.obj_type_friendly {x}}."
         },
+        kind = "predict_input", call = call
+      )
+    }
+    if (is.character(x) && anyNA(x)) {
+      abort_kerasexport(
+        c("{.arg newdata} holds NA among its text.",
+          i = "Text inputs cannot be missing: give an empty string, or drop those rows."),
         kind = "predict_input", call = call
       )
     }

@@ -45,7 +45,11 @@
 #'   SIGTERM), for scripts such as
 #'   `Rscript -e 'kerasexport::serve_savedmodel("model", block = TRUE)'`.
 #' @param max_request_bytes The largest request body accepted.
-#' @param timeout Seconds to wait for the server to answer before giving up.
+#' @param precision What the runtime computes in, as in [load_savedmodel()]:
+#'   `"float32"` (the default) on every CPU, or `"bfloat16"`/`"float16"`
+#'   where the format's runtime offers it.
+#' @param timeout Seconds to wait for the server to start answering before
+#'   giving up.
 #' @return With `block = FALSE`, a `kerasexport_server`: a list with `url`,
 #'   `name`, `process`, `log` (the server's log file, kept under 2 MiB with
 #'   one older file `<log>.1`), `status()` and `stop()`. With `block = TRUE`, `NULL`
@@ -64,7 +68,8 @@
 #' server$stop()
 serve_savedmodel <- function(path, host = "127.0.0.1", port = NULL, daemonized = NULL,
                              browse = NULL, name = NULL, block = NULL,
-                             max_request_bytes = 32 * 1024^2, timeout = 120, model_dir = NULL) {
+                             max_request_bytes = 32 * 1024^2, timeout = 120, model_dir = NULL,
+                             precision = "float32") {
   tfdeploy_style <- !is.null(daemonized) || !is.null(browse) || !is.null(model_dir)
   if (missing(path) && !is.null(model_dir)) {
     path <- model_dir
@@ -79,6 +84,7 @@ serve_savedmodel <- function(path, host = "127.0.0.1", port = NULL, daemonized =
   check_flag(block, allow_null = TRUE)
   check_number(max_request_bytes, min = 1)
   check_number(timeout, min = 0)
+  precision <- check_precision(precision)
   if (!is.null(daemonized) && !is.null(block) && daemonized == block) {
     abort_kerasexport(
       c("{.arg daemonized} and {.arg block} disagree.",
@@ -99,7 +105,7 @@ serve_savedmodel <- function(path, host = "127.0.0.1", port = NULL, daemonized =
   args <- c("-m", "kerasexport.server", "--path", path, "--name", name, "--host", host,
             "--port", format(port, scientific = FALSE),
             "--max-request-bytes", format(max_request_bytes, scientific = FALSE),
-            "--parent-pid", Sys.getpid(), "--log-file", log)
+            "--parent-pid", Sys.getpid(), "--log-file", log, "--precision", precision)
   env <- c("current", PYTHONPATH = python_package_path(),
            TF_CPP_MIN_LOG_LEVEL = "2", LD_LIBRARY_PATH = python_library_path())
   browse <- isTRUE(browse) && interactive()
@@ -162,6 +168,9 @@ python_library_path <- function() {
 }
 
 new_server <- function(process, url, name, log) {
+  # Whether the server has answered once: after that, silence is a hung
+  # (or suspended) server, not one still starting.
+  answered <- FALSE
   server <- list(
     url = url,
     name = name,
@@ -171,7 +180,11 @@ new_server <- function(process, url, name, log) {
       if (!process$is_alive()) {
         return("stopped")
       }
-      if (identical(http_status(paste0(url, "/v1/models/", name)), 200L)) "serving" else "starting"
+      if (identical(http_status(paste0(url, "/v1/models/", name)), 200L)) {
+        answered <<- TRUE
+        return("serving")
+      }
+      if (answered) "not answering" else "starting"
     },
     stop = function() {
       if (process$is_alive()) {
@@ -260,6 +273,8 @@ print.kerasexport_server <- function(x, ...) {
 #'   which Triton and KServe speak too; then `model` is a server from
 #'   [serve_savedmodel()] or `http://host:port/v2/models/<name>`, and the
 #'   predictions come back like a local artifact's.
+#' @param timeout For a server: seconds to wait for its answer (see
+#'   [predict.kerasexport_server()]).
 #' @param ... For tfdeploy's scripts: `type` (`"export"` for a path,
 #'   `"webapi"` for a URL, `"graph"` for a loaded artifact) chooses how
 #'   `model` is read, and `sess` is accepted and not needed. Anything else is
@@ -281,8 +296,9 @@ print.kerasexport_server <- function(x, ...) {
 #' export_savedmodel(model, path, format = "onnx", verbose = FALSE, overwrite = TRUE)
 #' predict_savedmodel(iris[1:2, 1:4], path)
 predict_savedmodel <- function(instances, model, signature_name = NULL, ...,
-                               protocol = c("tf-serving", "v2")) {
+                               protocol = c("tf-serving", "v2"), timeout = 60) {
   protocol <- check_protocol(protocol)
+  check_number(timeout, min = 0.001)
   dots <- list(...)
   type <- dots$type
   dots$type <- NULL
@@ -302,11 +318,11 @@ predict_savedmodel <- function(instances, model, signature_name = NULL, ...,
   }
   is_url <- is.character(model) && length(model) == 1 && !is.na(model) && grepl("^https?://", model)
   if (protocol == "v2" && is_url) {
-    outputs <- predict_v2(instances_as_columns(instances), model)
+    outputs <- predict_v2(instances_as_columns(instances), model, timeout = timeout)
     return(structure(list(predictions = rows_of(outputs)), class = "savedmodel_predictions"))
   }
   if (identical(type, "webapi") || (is.null(type) && is_url)) {
-    predictions <- predict_tf_serving(instances, model, signature_name)
+    predictions <- predict_tf_serving(instances, model, signature_name, timeout = timeout)
     return(structure(list(predictions = predictions), class = "savedmodel_predictions"))
   }
   if (is.character(model) && length(model) == 1 && !is_url) {

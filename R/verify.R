@@ -2,19 +2,26 @@
 #'
 #' Runs the artifact in a fresh Python process, which has neither Keras nor
 #' the model's code loaded (proving the artifact is standalone), the way its
-#' clients run it (its format's runtime, its `"serving_default"` endpoint),
-#' and compares its outputs with the model's own predictions on the same
-#' inputs, matched by name where the artifact uses the model's names.
+#' clients run it (its format's runtime, its `"serving_default"` endpoint,
+#' in float32), and compares its outputs with the model's own predictions on
+#' the same inputs, matched by name where the artifact uses the model's
+#' names. A damaged artifact (a SavedModel without its `variables/`, a cut
+#' file) is a `kerasexport_error_damaged_artifact` that names what is
+#' missing.
 #'
 #' @param path Path of an artifact of any format kerasexport writes.
 #' @param model The Keras model the artifact was exported from.
 #' @param data Inputs to compare on: an array, matrix or data frame for a
 #'   model with one input, or a list of them (named by the model's input
-#'   names, or in the model's order). `NULL` makes random inputs shaped as the
-#'   model's inputs.
+#'   names, or in the model's order); character vectors and matrices for
+#'   text inputs. `NULL` makes random inputs shaped as the model's inputs.
 #' @param format The artifact's format; `NULL` infers it from `path`.
-#' @param tolerance The largest absolute difference allowed between any
-#'   output of the artifact and of the model.
+#' @param tolerance The largest difference allowed between an output of the
+#'   artifact and of the model: absolute for outputs whose values lie within
+#'   -1 and 1 (probabilities, scaled values), relative to the output's
+#'   largest value beyond that (the logits of a deep network differ between
+#'   runtimes by about 1e-6 of their size in float32). NaN where the model
+#'   gives NaN counts as agreement.
 #'
 #' @return An object of class `kerasexport_verification` (invisibly): a list
 #'   with `passed`, `max_abs_diff`, and `outputs`, a data frame with the
@@ -85,13 +92,13 @@ print.kerasexport_verification <- function(x, ...) {
 
 check_numeric_data <- function(x, i, call = caller_env()) {
   if (is.data.frame(x)) x <- as.matrix(x)
-  if (!(is.numeric(x) || is.logical(x)) || length(x) == 0) {
+  if (!(is.numeric(x) || is.logical(x) || is.character(x)) || length(x) == 0) {
     abort_kerasexport(
-      "Element {i} of {.arg data} must be a non-empty numeric array, matrix or data frame, not {.obj_type_friendly {x}}.",
+      "Element {i} of {.arg data} must be a non-empty array, matrix or data frame of numbers or text, not {.obj_type_friendly {x}}.",
       kind = "predict_input", call = call
     )
   }
-  if ((is.integer(x) || is.logical(x)) && anyNA(x)) {
+  if ((is.integer(x) || is.logical(x) || is.character(x)) && anyNA(x)) {
     abort_kerasexport(
       c("Element {i} of {.arg data} holds NA.",
         i = "Give complete data to compare on: NA would reach Python as another number."),

@@ -91,3 +91,24 @@ free_port <- function() {
   stop("no free port")
 }
 
+
+# A request with curl, as any client sends it: status and parsed JSON body.
+http_request <- function(url, body = NULL) {
+  handle <- curl::new_handle(timeout = 60)
+  if (!is.null(body)) {
+    curl::handle_setopt(handle, post = TRUE, postfields = body)
+    curl::handle_setheaders(handle, "Content-Type" = "application/json")
+  }
+  response <- curl::curl_fetch_memory(url, handle = handle)
+  list(status = response$status_code,
+       body = jsonlite::fromJSON(rawToChar(response$content), simplifyVector = FALSE))
+}
+
+# The Python of the clients' virtualenv (Triton's client), beside the
+# checkout the tests run from; NULL when there is none.
+triton_client_python <- function() {
+  # The folder is resolved, not the program: a virtualenv's python is a link
+  # to the base Python, which would not see the virtualenv's packages.
+  bin <- file.path(testthat::test_path(), "..", "..", ".venv-clients", "bin")
+  if (file.exists(file.path(bin, "python"))) file.path(normalizePath(bin), "python") else NULL
+}

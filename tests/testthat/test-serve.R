@@ -1,16 +1,5 @@
 # The server from R, for real: a separate process, a real HTTP client (curl).
 
-http_json <- function(url, body = NULL) {
-  handle <- curl::new_handle()
-  if (!is.null(body)) {
-    curl::handle_setopt(handle, post = TRUE, postfields = body)
-    curl::handle_setheaders(handle, "Content-Type" = "application/json")
-  }
-  response <- curl::curl_fetch_memory(url, handle = handle)
-  list(status = response$status_code,
-       body = jsonlite::fromJSON(rawToChar(response$content), simplifyVector = FALSE))
-}
-
 test_that("serve_savedmodel() serves TF-Serving's REST API from a separate process", {
   skip_if_no_python()
   skip_unless_backend("tensorflow")
@@ -24,28 +13,28 @@ test_that("serve_savedmodel() serves TF-Serving's REST API from a separate proce
   expect_output(print(server), "serving")
   expect_true(server$process$is_alive())
 
-  status <- http_json(paste0(server$url, "/v1/models/iris"))
+  status <- http_request(paste0(server$url, "/v1/models/iris"))
   expect_equal(status$status, 200)
   expect_equal(status$body$model_version_status[[1]]$version, "1")
-  metadata <- http_json(paste0(server$url, "/v1/models/iris/metadata"))
+  metadata <- http_request(paste0(server$url, "/v1/models/iris/metadata"))
   signature <- metadata$body$metadata$signature_def$signature_def$serving_default
   expect_named(signature$inputs, "features")
 
   x <- as.matrix(iris[1:3, 1:4])
   want <- reticulate::py_to_r(keras()$ops$convert_to_numpy(model(x)))
-  answer <- http_json(paste0(server$url, "/v1/models/iris:predict"),
+  answer <- http_request(paste0(server$url, "/v1/models/iris:predict"),
                       jsonlite::toJSON(list(instances = unname(split(x, row(x)))), digits = NA))
   expect_equal(answer$status, 200)
   expect_equal(do.call(rbind, lapply(answer$body$predictions, unlist)), want,
                tolerance = 1e-5, ignore_attr = TRUE)
-  columnar <- http_json(paste0(server$url, "/v1/models/iris/versions/1:predict"),
+  columnar <- http_request(paste0(server$url, "/v1/models/iris/versions/1:predict"),
                         jsonlite::toJSON(list(inputs = list(features = x)), digits = NA))
   expect_equal(do.call(rbind, lapply(columnar$body$outputs, unlist)), want,
                tolerance = 1e-5, ignore_attr = TRUE)
   via_r <- predict_savedmodel(x, server)
   expect_equal(do.call(rbind, via_r$predictions), want, tolerance = 1e-5, ignore_attr = TRUE)
 
-  bad <- http_json(paste0(server$url, "/v1/models/iris:predict"), "{\"instances\": [[1, 2]]}")
+  bad <- http_request(paste0(server$url, "/v1/models/iris:predict"), "{\"instances\": [[1, 2]]}")
   expect_equal(bad$status, 400)
   expect_match(bad$body$error, "axis 1")
   expect_error(predict_savedmodel(matrix(1, 1, 2), server), class = "kerasexport_error_serve")
@@ -54,7 +43,7 @@ test_that("serve_savedmodel() serves TF-Serving's REST API from a separate proce
   suppressMessages(export_savedmodel(small_model(seed = 5L), base, version = "auto", verbose = FALSE))
   deadline <- Sys.time() + 60
   repeat {
-    version <- http_json(paste0(server$url, "/v1/models/iris"))$body$model_version_status[[1]]$version
+    version <- http_request(paste0(server$url, "/v1/models/iris"))$body$model_version_status[[1]]$version
     if (version == "2" || Sys.time() > deadline) break
     Sys.sleep(0.2)
   }

@@ -133,3 +133,37 @@ test_that("model_names = FALSE keeps Keras' own names", {
   expect_false(identical(vapply(session$get_outputs(), function(o) o$name, ""), c("species", "size")))
   expect_true(suppressMessages(verify_artifact(path, model, data = list(matrix(1, 2, 2), matrix(2, 2, 2))))$passed)
 })
+
+test_that("every R spelling of a shape works in input_signature and in input_spec()", {
+  skip_if_no_keras3()
+  skip_if_no_python()
+  model <- small_model()
+  dir <- withr::local_tempdir()
+  spellings <- list(
+    vector = c(NA, 4), list = list(NULL, 4), keras3 = keras3::shape(NA, 4),
+    spec_vector = input_spec(c(NA, 4)), spec_list = input_spec(list(NULL, 4)),
+    spec_keras3 = input_spec(keras3::shape(NA, 4)),
+    keras_input = keras3::keras_input(shape = 4),
+    input_spec_py = keras()$InputSpec(shape = list(NULL, 4L)),
+    tensor_spec = reticulate::import("tensorflow")$TensorSpec(list(NULL, 4L), "float32"),
+    in_a_list = list(keras3::keras_input(shape = 4))
+  )
+  x <- as.matrix(iris[1:3, 1:4])
+  for (name in names(spellings)) {
+    path <- file.path(dir, paste0(name, ".onnx"))
+    suppressMessages(export_savedmodel(model, path, format = "onnx", verbose = FALSE,
+                                       input_signature = spellings[[name]]))
+    artifact <- load_savedmodel(path)
+    inputs <- artifact$info$endpoints[[1]]$inputs
+    expect_equal(inputs[[1]]$shape, list(NULL, 4L), label = name)
+    expect_equal(inputs[[1]]$name, "features", label = paste(name, "keeps the model's name"))
+    expect_equal(dim(predict(artifact, x)), c(3, 3), label = name)
+  }
+  expect_equal(input_spec(list(NULL, 28, 28, 1))$shape, c(NA, 28, 28, 1))
+  expect_error(input_spec(list("a", 4)), class = "kerasexport_error_input_signature")
+  # A lone spec for a model with two inputs names the count.
+  error <- expect_error(suppressMessages(export_savedmodel(
+    model_multi_input(), file.path(dir, "two.onnx"), format = "onnx",
+    input_signature = keras3::keras_input(shape = 2))), class = "kerasexport_error_input_signature")
+  expect_match(conditionMessage(error), "2")
+})

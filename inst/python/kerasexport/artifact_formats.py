@@ -92,6 +92,17 @@ def detect(path):
     for format in _MODULES:
         if module(format).is_artifact(path):
             return format
+    for format in _MODULES:
+        suffix = module(format).SUFFIX
+        if suffix and path.endswith(suffix) and os.path.isfile(path):
+            from kerasexport.errors import DamagedArtifactError
+
+            raise DamagedArtifactError(
+                f"{path!r} is named as an artifact of format {format!r}, but it is not one that "
+                f"kerasexport can read: its contents are damaged or of another kind"
+                + (" (its weights file is missing?)" if format == "openvino" else "") + ".",
+                hint="Export the model again; if it was copied, copy all of its files.",
+                path=path, format=format)
     kind = "folder" if os.path.isdir(path) else "file"
     raise ArtifactError(
         f"{path!r} is a {kind} that holds no artifact kerasexport knows "

@@ -10,6 +10,7 @@ import contextlib
 import functools
 import io
 import os
+import re
 import sys
 import tempfile
 import warnings
@@ -24,6 +25,7 @@ class Captured:
         self.warnings = []
         self.rewrites = {}
         self.hide_internal = False
+        self.quiet = False
 
     def as_dict(self):
         return {"output": list(self.lines), "warnings": list(self.warnings)}
@@ -35,6 +37,10 @@ class Captured:
 # warning.
 _INTERNAL_CATEGORIES = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
 _INTERNAL_CATEGORY_NAMES = {"TracerWarning"}
+# Warnings that are never the user's business, left out altogether: JAX
+# warns at every fork in the process, and OpenVINO's model conversion forks
+# (a helper process that execs at once, which is safe).
+_IGNORED = re.compile(r"os\.fork\(\) was called")
 
 
 def _warning_record(record):
@@ -86,6 +92,25 @@ def rewrite_in_output(old, new):
         captured.rewrites[old] = new
 
 
+# Lines that libraries print on their own, which tell the user nothing:
+# glog-style info lines (TensorFlow, absl, XLA), absl's notice about them,
+# TensorFlow's CPU and oneDNN notices, LiteRT's delegate.
+_NOISE = re.compile(
+    r"^(?:I\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+:\d+\]"
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called"
+    r"|INFO: Created TensorFlow Lite XNNPACK delegate"
+    r"|To enable the following instructions:"
+    r"|.*(?:oneDNN custom operations are on|cpu_feature_guard\.cc|rebuild TensorFlow with the "
+    r"appropriate compiler flags))")
+
+
+def quiet():
+    """Leave everything printed out of the capture in progress, as
+    ``verbose = False`` asks (warnings that are the user's business stay)."""
+    for captured in _active:
+        captured.quiet = True
+
+
 def hide_internal_warnings():
     """Leave warnings about library internals out of the capture in
     progress, as ``verbose = False`` asks. Every torch export raises the
@@ -118,12 +143,25 @@ def capture_output():
             _active.remove(captured)
             native_out.seek(0)
             text = python_out.getvalue() + native_out.read().decode("utf-8", "replace")
-            for old, new in captured.rewrites.items():
+            # Longest first: a staged file's path before its staging folder's.
+            for old, new in sorted(captured.rewrites.items(), key=lambda r: -len(r[0])):
                 text = text.replace(old, new)
-            captured.lines[:] = [line.rstrip() for line in text.splitlines() if line.strip()]
+            lines = [] if captured.quiet else [
+                line.rstrip() for line in text.splitlines() if line.strip() and not _NOISE.match(line)]
+            if lines:
+                # Nothing printed carries this machine's folders or the user's
+                # name; the artifact's own path, which the user gave, stays.
+                from kerasexport.scrub import Finder
+
+                finder = Finder()
+                keep = sorted(set(captured.rewrites.values()), key=len, reverse=True)
+                lines = [finder.clean(line, keep=keep) for line in lines]
+            captured.lines[:] = lines
             # A function traced several times warns several times: once is enough.
             unique = {}
             for record in map(_warning_record, records):
+                if _IGNORED.search(record["message"]):
+                    continue
                 if not (record["internal"] and captured.hide_internal):
                     unique.setdefault((record["category"], record["message"]), record)
             captured.warnings[:] = list(unique.values())

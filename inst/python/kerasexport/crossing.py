@@ -31,7 +31,19 @@ def needed(backend, format):
     return fmt is not None and backend not in fmt.NATIVE_BACKENDS
 
 
-def _native_backend(format, backend):
+def fallback_backend(format, backend):
+    """Another backend, installed, that writes ``format`` itself (the
+    tensorflow backend first); None when there is none."""
+    fmt = artifact_formats.module(format)
+    for candidate in sorted(fmt.NATIVE_BACKENDS, key=lambda b: b != "tensorflow"):
+        if candidate != backend and importlib.util.find_spec(_BACKEND_MODULES[candidate]):
+            return candidate
+    return None
+
+
+def native_backend(format, backend):
+    """The backend that writes ``format`` for a ``backend`` model that this
+    backend cannot write; a classed error when none is installed."""
     fmt = artifact_formats.module(format)
     for candidate in fmt.NATIVE_BACKENDS:
         if importlib.util.find_spec(_BACKEND_MODULES[candidate]) is not None:
@@ -64,13 +76,14 @@ def _spec_from_json(structure):
 
 
 def export_across(model, path, format, backend, verbose, input_signature, model_names, scrub,
-                  kwargs):
+                  kwargs, target=None, shown_path=None):
     """Write ``model`` (of ``backend``) to ``path`` in ``format`` through a
-    fresh process on a backend that writes ``format``; check it against
-    ``model``. Returns what the fresh process's export returned."""
+    fresh process on the ``target`` backend (by default, one that writes
+    ``format``); check it against ``model``. Returns what the fresh
+    process's export returned. ``shown_path`` is the path messages name."""
     from kerasexport.verify import verify
 
-    target = _native_backend(format, backend)
+    target = target or native_backend(format, backend)
     with tempfile.TemporaryDirectory(prefix="kerasexport-crossing-") as work:
         keras_file = os.path.join(work, "model.keras")
         try:
@@ -104,22 +117,30 @@ def export_across(model, path, format, backend, verbose, input_signature, model_
         raise error
     # The weights went through a file and another backend: the artifact must
     # give the model's own answers before it is placed.
-    verify(path, format, model)
+    verify(path, format, model, shown_path=shown_path)
     return reply["result"]
 
 
 def _cannot_cross(format, backend, target, what, error):
     fmt = artifact_formats.module(format)
     reason = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    if backend in fmt.NATIVE_BACKENDS:
+        why = (f"Keras' {backend} backend writes {format!r} wrongly for this model (see the "
+               f"README's table), so it goes there through a fresh {target}-backend process")
+        alternative = "tf_saved_model" if format != "tf_saved_model" else "onnx"
+    else:
+        why = (f"Keras writes {format!r} only from the {' or '.join(fmt.NATIVE_BACKENDS)} "
+               f"backend; a {backend}-backend model goes there through a fresh {target}-backend "
+               "process")
+        alternative = "onnx"
     return UnsupportedCombinationError(
-        f"Keras writes {format!r} only from the {' or '.join(fmt.NATIVE_BACKENDS)} backend; a "
-        f"{backend}-backend model goes there through a fresh {target}-backend process, and this "
-        f"model could not be {what} ({reason.splitlines()[0][:300]}).",
+        f"{why}, and this model could not be {what} ({reason.splitlines()[0][:300]}).",
         hint="Layers written in R, or in Python code that a fresh Python process cannot import, "
-             "cannot be rebuilt there. Export to ONNX (format = \"onnx\"), which every backend "
-             f"writes, or train on the {fmt.NATIVE_BACKENDS[0]} backend; a layer in an importable "
-             "Python module registered with keras.saving.register_keras_serializable() works.",
-        backend=backend, format=format, backends=list(fmt.NATIVE_BACKENDS), alternative="onnx")
+             f"cannot be rebuilt there. Export to {alternative!r}, or train on the {target} "
+             "backend; a layer in an importable Python module registered with "
+             "keras.saving.register_keras_serializable() works.",
+        backend=backend, format=format, backends=list(fmt.NATIVE_BACKENDS),
+        alternative=alternative)
 
 
 def main(request_file):

@@ -46,3 +46,11 @@ class ArtifactError(KerasExportError):
 
 class MismatchError(KerasExportError):
     r_class = "mismatch"
+
+
+class DamagedArtifactError(ArtifactError):
+    """An artifact whose files are missing, cut short or not what its format
+    holds; R classes: kerasexport_error_damaged_artifact, then
+    kerasexport_error_artifact."""
+
+    r_class = ["damaged_artifact", "artifact"]

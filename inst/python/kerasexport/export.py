@@ -2,16 +2,20 @@
 format-specific export, written atomically, with its output captured."""
 
 import contextlib
+import errno
 import os
 import shutil
-import tempfile
 import time
 
 from kerasexport import artifact_formats
 from kerasexport import capture
 from kerasexport import crossing
 from kerasexport import formats
+from kerasexport import keras_private
+from kerasexport import limits
 from kerasexport import metadata
+from kerasexport import placement
+from kerasexport import probe
 from kerasexport import scrub as scrubbing
 from kerasexport import signatures
 from kerasexport import versions
@@ -156,95 +160,17 @@ def versioned_path(base, format, version, created=None):
     return os.path.join(folder, entry) if entry else folder
 
 
-def _staging_prefix(path):
-    return f".{os.path.basename(path)}.kerasexport-"
-
-
-def _process_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_staging(path):
-    """Remove staging folders that a killed export left beside ``path``.
-
-    A staging folder is named after the process that made it; one whose
-    process is gone can only be the remains of an export that was killed
-    before it could clean up (SIGKILL, power loss). Returns the names removed.
-    """
-    parent, prefix = os.path.dirname(path), _staging_prefix(path)
-    removed = []
-    try:
-        names = os.listdir(parent)
-    except OSError:
-        return removed
-    for name in names:
-        if not name.startswith(prefix):
-            continue
-        pid = name[len(prefix):].split("-", 1)[0]
-        if pid.isdigit() and not _process_alive(int(pid)):
-            shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
-            removed.append(name)
-    return removed
-
-
-def _move_into_place(staged, path, replace, format):
-    """Move the staged artifact, with its companion files, to ``path``.
-
-    An artifact it replaces is moved aside (its companion files with it) and
-    put back if any move fails; a file beside ``path`` that is not part of
-    the old artifact is never replaced.
-    """
-    folder = os.path.dirname(path)
-    new = [(f, os.path.join(folder, os.path.basename(f)))
-           for f in artifact_formats.files(staged, format)]
-    old = artifact_formats.files(path, format) if replace else []
-    for _, target in new[1:]:
-        if os.path.lexists(target) and target not in old:
-            raise ArtifactError(
-                f"{target!r} already exists and is not part of an artifact at {path!r}; "
-                "kerasexport never replaces it.",
-                hint="Move it away, or choose another path for the artifact.",
-                path=target,
-            )
-    aside = os.path.join(os.path.dirname(staged), "previous")
-    if old:
-        os.mkdir(aside)
-    moved_aside, moved_in = [], []
-    try:
-        for f in old:
-            backup = os.path.join(aside, os.path.basename(f))
-            os.rename(f, backup)
-            moved_aside.append((backup, f))
-        # The companions first: the file that names them appears last.
-        for source, target in reversed(new):
-            os.rename(source, target)
-            moved_in.append(target)
-    except BaseException:
-        for target in moved_in:
-            if os.path.isdir(target):
-                shutil.rmtree(target, ignore_errors=True)
-            else:
-                os.remove(target)
-        for backup, f in moved_aside:
-            os.rename(backup, f)
-        raise
-    # What was moved aside goes with the staging folder.
-
-
 def export_model(model, filepath, format="tf_saved_model", verbose=None,
                  input_signature=None, overwrite=False, model_names=True, scrub=True,
-                 version=None, external_data=None, trained_on=None, **kwargs):
+                 version=None, external_data=None, trained_on=None, verify=False, **kwargs):
     """Export ``model`` to ``filepath`` and return a description of the result.
 
-    The artifact is written into a temporary sibling of ``filepath`` and moved
-    into place only once complete, so a failure at any point leaves whatever
-    was at ``filepath`` untouched and no partial artifact behind.
+    The artifact is written into a staging folder beside ``filepath``,
+    checked there (``probe``: its runtime runs it, and it honours every axis
+    it declares of any length; with ``verify``, also in a fresh process
+    without the model's code), and only then placed at ``filepath``
+    (``placement``), so that a failure at any point leaves whatever was at
+    ``filepath`` as it was and nothing half-written behind.
     ``trained_on``: the backend the model was trained on, when this process
     exports it on another (see ``crossing``).
     """
@@ -262,6 +188,8 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None,
                 names=["external_data"], format=format)
         kwargs = dict(kwargs, external_data=external_data)
     check_model(model, has_signature=input_signature is not None)
+    if verbose is False:
+        capture.quiet()
     created = []  # folders made here, removed again if the export fails
     try:
         if version is not None:
@@ -269,70 +197,83 @@ def export_model(model, filepath, format="tf_saved_model", verbose=None,
         else:
             make_folders(os.path.dirname(path), created)
         return _export_checked(model, path, format, verbose, input_signature, overwrite,
-                               model_names, scrub, version, kwargs, trained_on)
+                               model_names, scrub, version, kwargs, trained_on, verify)
     except BaseException:
         _remove_empty(created)
         raise
 
 
 def _export_checked(model, path, format, verbose, input_signature, overwrite, model_names,
-                    scrub, version, kwargs, trained_on):
+                    scrub, version, kwargs, trained_on, verify):
     import keras
 
+    placement.recover(os.path.dirname(path))
     replace = _check_destination(path, format, overwrite)
-    input_signature = signatures.resolve(model, input_signature)
+    input_signature = signatures.complete(model, signatures.resolve(model, input_signature))
+    backend = keras.backend.backend()
     if not model.built:
         signatures.build_from_signature(model, input_signature)
+    signature = input_signature or keras_private.input_signature(model)
+    # Before the model is first run: what no backend can write is said so,
+    # not met as a failure inside the backend (text on JAX, say).
+    limits.check(model, format, backend, signature)
     ensure_called(model)
-    backend = keras.backend.backend()
     fmt = artifact_formats.module(format)
-    named = fmt is not None and fmt.NAMED
-    format_kwargs = dict(kwargs)
-    if named:
-        format_kwargs["model_names"] = model_names
 
-    remove_stale_staging(path)
-    staging = tempfile.mkdtemp(prefix=_staging_prefix(path) + f"{os.getpid()}-",
-                               dir=os.path.dirname(path))
+    try:
+        staging, lock = placement.make_staging(path)
+    except OSError as error:
+        raise _folder_error(path, error) from None
     staged = os.path.join(staging, os.path.basename(path))
     started = time.perf_counter()
     try:
-        # The user never sees, and need not know, the temporary name.
+        # The user never sees, and need not know, the staging folder.
         capture.rewrite_in_output(staged, path)
+        capture.rewrite_in_output(staging, os.path.dirname(path))
         if verbose is False:
             capture.hide_internal_warnings()
+        target = limits.crossing_backend(model, format, backend, signature) \
+            or (crossing.native_backend(format, backend) if crossing.needed(backend, format) else None)
         try:
-            if crossing.needed(backend, format):
+            if target is None:
+                try:
+                    record = _export_here(model, staged, staging, path, format, backend, verbose,
+                                          input_signature, signature, model_names, scrub, kwargs,
+                                          trained_on)
+                except probe.DynamicAxisError:
+                    # Another backend's exporter may keep the axis: go there,
+                    # where the model can go.
+                    target = crossing.fallback_backend(format, backend)
+                    if target is None:
+                        raise
+                    _clear(staging)
+            if target is not None:
                 record = crossing.export_across(model, staged, format, backend, verbose,
-                                                input_signature, model_names, scrub, kwargs)
+                                                input_signature, model_names, scrub, kwargs,
+                                                target=target, shown_path=path)
                 record = {k: v for k, v in record.items() if k not in ("path", "seconds", "version")}
-            else:
-                record = _record(model, format, trained_on or backend, backend, input_signature,
-                                 model_names and named)
-                if fmt is not None:
-                    def finish(artifact):
-                        if scrub:
-                            record["local_information_removed"] = fmt.scrub(
-                                artifact, scrubbing.Finder([staging, os.path.dirname(path)]))
-                        fmt.write_record(artifact, record)
+            elif verify:
+                from kerasexport.verify import verify as verify_artifact
 
-                    format_kwargs["finish"] = finish
-                _exporter(format)(model, staged, backend, verbose=verbose,
-                                  input_signature=input_signature, **format_kwargs)
-        except KerasExportError:
-            raise
+                verify_artifact(staged, format, model, shown_path=path)
+        except KerasExportError as error:
+            raise _shown(error, staged, staging, path) from None
+        except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+                raise _folder_error(path, error) from None
+            raise _export_failed(error, format, backend, staged, staging, path) from error
         except Exception as error:
-            raise ExportFailedError(
-                f"Keras could not export the model to {format!r} "
-                f"({type(error).__name__}): " + str(error).replace(staged, path),
-                python_type=type(error).__name__,
-                backend=backend,
-                format=format,
-            ) from error
+            raise _export_failed(error, format, backend, staged, staging, path) from error
         if not os.path.lexists(staged):
             raise ExportFailedError(f"Keras wrote no artifact for format {format!r}.")
         try:
-            _move_into_place(staged, path, replace, format)
+            new = [(f, os.path.join(os.path.dirname(path), os.path.basename(f)))
+                   for f in artifact_formats.files(staged, format)]
+            old = artifact_formats.files(path, format) if replace else []
+            _check_companions(new, old, path)
+            placement.place(staging, new, old, path)
+        except KerasExportError:
+            raise
         except OSError as error:
             raise ArtifactError(
                 f"The artifact could not be moved to {path!r} "
@@ -343,16 +284,111 @@ def _export_checked(model, path, format, verbose, input_signature, overwrite, mo
                 path=path,
             ) from error
     finally:
-        try:
-            os.rmdir(staging)  # empty once the artifact has moved out: the usual case
-        except OSError:
-            shutil.rmtree(staging, ignore_errors=True)
+        lock.close()
+        shutil.rmtree(staging, ignore_errors=True)
 
     result = dict(record, path=path, seconds=time.perf_counter() - started)
     if version is not None:
         entry = versions.version_entry(format)
         result["version"] = int(os.path.basename(os.path.dirname(path) if entry else path))
     return result
+
+
+def _export_here(model, staged, staging, path, format, backend, verbose, input_signature,
+                 signature, model_names, scrub, kwargs, trained_on):
+    """Write the artifact with this process's backend, then check it
+    (``probe``) before anything is placed; returns its record."""
+    fmt = artifact_formats.module(format)
+    named = fmt is not None and fmt.NAMED
+    format_kwargs = dict(kwargs)
+    if named:
+        format_kwargs["model_names"] = model_names
+    record = _record(model, format, trained_on or backend, backend, input_signature,
+                     model_names and named)
+    runners = []
+    if fmt is not None:
+        def finish(artifact, runner=None):
+            if scrub:
+                record["local_information_removed"] = fmt.scrub(
+                    artifact, scrubbing.Finder([staging, os.path.dirname(path)]))
+            fmt.write_record(artifact, record)
+            if runner is not None:
+                runners.append(runner)
+
+        format_kwargs["finish"] = finish
+    with keras_private.export_fixes(model, format, signature):
+        _exporter(format)(model, staged, backend, verbose=verbose,
+                          input_signature=input_signature, **format_kwargs)
+    if fmt is not None:
+        probe.check(model, staged, format, signature, backend,
+                    runner=runners[0] if runners else None, shown_path=path)
+    return record
+
+
+def _clear(staging):
+    """Empty the staging folder for another try; its lock stays."""
+    for name in os.listdir(staging):
+        if not name.startswith(".kerasexport-"):
+            entry = os.path.join(staging, name)
+            if os.path.isdir(entry):
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                os.remove(entry)
+
+
+def _check_companions(new, old, path):
+    """A file beside ``path`` that is not part of the old artifact is never
+    replaced."""
+    for _, target in new[1:]:
+        if os.path.lexists(target) and target not in old:
+            raise ArtifactError(
+                f"{target!r} already exists and is not part of an artifact at {path!r}; "
+                "kerasexport never replaces it.",
+                hint="Move it away, or choose another path for the artifact.",
+                path=target,
+            )
+
+
+def _shown(error, staged, staging, path):
+    """``error`` naming the user's path wherever it named the staging folder."""
+    def shown(value):
+        if isinstance(value, str):
+            return value.replace(staged, path).replace(staging, os.path.dirname(path))
+        return value
+
+    error.message = shown(error.message)
+    error.args = (error.message,)
+    error.hint = shown(error.hint)
+    error.fields = {k: shown(v) for k, v in error.fields.items()}
+    return error
+
+
+def _export_failed(error, format, backend, staged, staging, path):
+    """Keras' failure, in one or two sentences: an exporter's message can
+    hold a whole traced graph with the paths of this machine's files."""
+    text = str(error).replace(staged, path).replace(staging, os.path.dirname(path))
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    kept = " ".join(lines[:3])
+    if len(kept) > 600:
+        kept = kept[:600] + " ..."
+    kept = scrubbing.Finder([os.path.dirname(path)]).clean(kept, keep=[path])
+    return ExportFailedError(
+        f"Keras could not export the model to {format!r} ({type(error).__name__}): {kept}",
+        python_type=type(error).__name__, backend=backend, format=format)
+
+
+def _folder_error(path, error):
+    reasons = {errno.EROFS: "is on a read-only file system",
+               errno.EACCES: "cannot be written to (permission denied)",
+               errno.EPERM: "cannot be written to (operation not permitted)",
+               errno.ENOSPC: "has no space left", errno.EDQUOT: "is over its disk quota"}
+    folder = os.path.dirname(path)
+    reason = reasons.get(error.errno, f"cannot hold the artifact ({error.strerror or error})")
+    return ArtifactError(
+        f"The artifact cannot be written to {path!r}: the folder {folder!r} {reason}. Nothing "
+        "was written there.",
+        hint="Choose a folder you can write to with room for the artifact.", path=path,
+        errno=errno.errorcode.get(error.errno, str(error.errno)))
 
 
 def _record(model, format, trained_on, backend, input_signature, model_names):

@@ -42,17 +42,27 @@ def files(path):
 
 
 def _interpreter(path):
+    from kerasexport.errors import DamagedArtifactError
+
     dependencies.require_for_runtime(FORMAT)
     from ai_edge_litert.interpreter import Interpreter
 
-    return Interpreter(model_path=path)
+    try:
+        return Interpreter(model_path=path)
+    except ValueError as error:
+        raise DamagedArtifactError(
+            f"The LiteRT model at {path!r} is damaged: the interpreter cannot read it ({error}).",
+            hint="Export the model again; if it was copied, copy it whole.",
+            path=path, format=FORMAT) from None
 
 
 def _tensor(name, detail):
     shape = [None if d < 0 else int(d) for d in detail.get("shape_signature", detail["shape"])]
     import numpy as np
 
-    return {"name": name, "dtype": np.dtype(detail["dtype"]).name, "shape": shape}
+    dtype = np.dtype(detail["dtype"])
+    return {"name": name, "dtype": "string" if dtype.kind in "SUO" else dtype.name,
+            "shape": shape}
 
 
 def describe(path):
@@ -84,9 +94,9 @@ copy_to = artifact_formats.copy_file
 
 class Runner:
     """The interpreter's signature runners; a dynamic batch axis is resized
-    to each call's batch."""
+    to each call's batch. Text goes in as UTF-8 bytes."""
 
-    def __init__(self, path, info):
+    def __init__(self, path, info, precision="float32"):
         self._interpreter = _interpreter(path)
         self.endpoints = {e["name"]: e for e in info["endpoints"]}
         self.default = "serving_default" if "serving_default" in self.endpoints else next(iter(self.endpoints))
@@ -98,10 +108,15 @@ class Runner:
 
         inputs = self.endpoints[self.default]["inputs"]
         self.run(self.default, {t["name"]: np.zeros([1 if d is None else d for d in t["shape"]],
-                                                    dtype=t["dtype"]) for t in inputs})
+                                                    dtype=object if t["dtype"] == "string"
+                                                    else t["dtype"]) for t in inputs})
 
     def run(self, name, feed):
+        import numpy as np
+
         runner = self._runners.get(name)
         if runner is None:
             runner = self._runners[name] = self._interpreter.get_signature_runner(name)
+        feed = {k: np.char.encode(np.asarray(v, dtype=str), "utf-8")
+                if np.asarray(v).dtype.kind in "OU" else v for k, v in feed.items()}
         return dict(runner(**feed))

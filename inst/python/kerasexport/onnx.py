@@ -5,6 +5,8 @@ by onnxruntime; everything kerasexport knows about it (see
 import json
 import os
 
+import numpy as np
+
 from kerasexport import dependencies
 from kerasexport import keras_private
 from kerasexport import onnx_file
@@ -42,12 +44,13 @@ def export(model, filepath, backend, verbose=None, input_signature=None,
     ``True`` always puts them there, ``False`` never does.
     """
     dependencies.require_for_export(backend, FORMAT)
-    model.export(filepath, format=FORMAT, verbose=verbose,
-                 input_signature=input_signature, **kwargs)
+    write_graph(model, filepath, backend, verbose, input_signature, **kwargs)
     graph_model = onnx_file.read_graph(filepath)
     external_data = _resolve_layout(filepath, graph_model, external_data)
     if backend == "tensorflow":
         embed_captured_constants(graph_model, model, input_signature)
+    if backend == "jax":
+        narrow_max_pools(graph_model)
     if model_names:
         structure = input_signature or signatures.model_input_structure(model)
         rename_graph_io(graph_model, inputs=signatures.input_names(model, structure),
@@ -55,6 +58,152 @@ def export(model, filepath, backend, verbose=None, input_signature=None,
     if finish is not None:
         finish(graph_model)
     onnx_file.write(graph_model, filepath, external_data)
+
+
+def write_graph(model, filepath, backend, verbose, input_signature, **kwargs):
+    """The ONNX file as the backend's exporter writes it, by the route that
+    works for the model:
+
+    * TensorFlow, a model with lookup tables (StringLookup, IntegerLookup):
+      through a SavedModel, which tf2onnx reads with the tables'
+      contents (from the traced function alone it cannot find them, and
+      writes an invalid graph);
+    * torch, when Keras' exporter (TorchScript tracing, for inputs with an
+      axis of any length) fails, as it does on LayerNormalization over a
+      free batch: torch.export's exporter (dynamo) with those axes free;
+    * otherwise Keras' own export.
+    """
+    from kerasexport import limits
+
+    if backend == "tensorflow" and limits.lookup_layers(model):
+        return _write_through_saved_model(model, filepath, verbose, input_signature, **kwargs)
+    try:
+        model.export(filepath, format=FORMAT, verbose=verbose,
+                     input_signature=input_signature, **kwargs)
+    except Exception:
+        if backend != "torch":
+            raise
+        _write_with_dynamo(model, filepath, input_signature, **kwargs)
+
+
+def _write_through_saved_model(model, filepath, verbose, input_signature, opset_version=None,
+                               **kwargs):
+    import tempfile
+
+    from keras.src.export.tf2onnx_lib import patch_tf2onnx
+    import tensorflow as tf
+    from tf2onnx import convert
+    from tf2onnx import tf_loader
+
+    from kerasexport import saved_model
+
+    patch_tf2onnx()  # as Keras does: tf2onnx 1.17 predates NumPy 2
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(filepath)) as work:
+        folder = os.path.join(work, "saved_model")
+        saved_model.write_archive(model, folder, False, input_signature, model_names=False,
+                                  **kwargs)
+        graph_def, inputs, outputs, tables, renames = tf_loader.from_saved_model(
+            folder, None, None, None, ["serve"], None, False,
+            return_initialized_tables=True, return_tensors_to_rename=True)
+        with tf.device("/cpu:0"):
+            convert._convert_common(graph_def, name=os.path.basename(filepath),
+                                    continue_on_error=False, opset=opset_version,
+                                    input_names=inputs, output_names=outputs,
+                                    tensors_to_rename=renames, initialized_tables=tables,
+                                    output_path=filepath)
+
+
+def _write_with_dynamo(model, filepath, input_signature, opset_version=None, **kwargs):
+    import torch
+    from keras import tree
+
+    signature = input_signature or keras_private.input_signature(model)
+    flat = tree.flatten(signature)
+
+    class FlatInputs(torch.nn.Module):
+        def __init__(self, wrapped):
+            super().__init__()
+            self.wrapped = wrapped
+
+        def forward(self, *args):
+            packed = tree.pack_sequence_as(signature, list(args))
+            return self.wrapped(packed[0] if len(packed) == 1 else packed, training=False)
+
+    from kerasexport.verify import sample_inputs
+
+    # Trace at sizes other than 1, which torch.export takes for a constant.
+    sample = tuple(torch.from_numpy(np.asarray(a))
+                   for a in sample_inputs(model, 2, signature=signature, free_size=3))
+    dynamic = (tuple({axis: torch.export.Dim.AUTO for axis, size in enumerate(spec.shape)
+                      if size is None} for spec in flat),)
+    program = torch.onnx.export(
+        FlatInputs(model).eval(), sample, dynamic_shapes=dynamic, dynamo=True, verbose=False,
+        opset_version=opset_version,
+        input_names=[getattr(spec, "name", None) or f"input_{i}" for i, spec in enumerate(flat)])
+    program.save(filepath)
+
+
+def narrow_max_pools(graph_model):
+    """jax2onnx 0.17 writes a 2D or 3D max pooling over channels-last data
+    as a MaxPool over 4 or 5 spatial axes (batch and channels among them,
+    with a window of 1), between two Unsqueezes and a Squeeze; onnxruntime
+    pools over at most 3 ("Unsupported pooling size"). Each such pool
+    becomes Transpose to channels-first, a MaxPool over the true spatial
+    axes, and Transpose back: the same values. Returns how many changed."""
+    import onnx
+
+    graph = graph_model.graph
+    producers = {out: node for node in graph.node for out in node.output}
+    consumers = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    changed = 0
+    for node in list(graph.node):
+        if node.op_type != "MaxPool":
+            continue
+        attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        kernel = list(attributes.get("kernel_shape", []))
+        rank = len(kernel)
+        strides = list(attributes.get("strides", [1] * rank))
+        pads = list(attributes.get("pads", [0] * 2 * rank))
+        dilations = list(attributes.get("dilations", [1] * rank))
+        inner = producers.get(node.input[0])
+        outer = producers.get(inner.input[0]) if inner is not None and inner.op_type == "Unsqueeze" else None
+        after = consumers.get(node.output[0], [])
+        if (rank < 4 or outer is None or outer.op_type != "Unsqueeze" or len(after) != 1
+                or after[0].op_type != "Squeeze"
+                or len(consumers.get(outer.output[0], [])) != 1
+                or len(consumers.get(inner.output[0], [])) != 1
+                or any(v[i] != 1 for v in (kernel, strides, dilations) for i in (0, rank - 1))
+                or pads[0] or pads[rank - 1] or pads[rank] or pads[2 * rank - 1]):
+            continue
+        squeeze = after[0]
+        source, result = outer.input[0], squeeze.output[0]
+        spatial = range(1, rank - 1)
+        first, back = f"{node.name}_channels_first", f"{node.name}_pooled"
+        new_attributes = {"kernel_shape": [kernel[i] for i in spatial],
+                          "strides": [strides[i] for i in spatial]}
+        if any(pads):
+            new_attributes["pads"] = [pads[i] for i in spatial] + [pads[rank + i] for i in spatial]
+        if any(d != 1 for d in dilations):
+            new_attributes["dilations"] = [dilations[i] for i in spatial]
+        replacement = [
+            onnx.helper.make_node("Transpose", [source], [first], name=f"{node.name}_to_nc",
+                                  perm=[0, rank - 1, *spatial]),
+            onnx.helper.make_node("MaxPool", [first], [back], name=node.name, **new_attributes),
+            onnx.helper.make_node("Transpose", [back], [result], name=f"{node.name}_to_nhwc",
+                                  perm=[0, *range(2, rank), 1]),
+        ]
+        # Where the first Unsqueeze stood, the source exists and nothing
+        # reads the result yet: the replacement goes there.
+        position = list(graph.node).index(outer)
+        for old in (outer, inner, node, squeeze):
+            graph.node.remove(old)
+        for offset, new in enumerate(replacement):
+            graph.node.insert(position + offset, new)
+        changed += 1
+    return changed
 
 
 def companion_files(path):
@@ -182,11 +331,36 @@ def _value(value):
     return {"name": value.name, "dtype": dtype, "shape": shape}
 
 
+def _read_checked(path):
+    """The graph, after checking that it parses and that the weight files it
+    names are beside it: a classed error naming what is damaged otherwise."""
+    from kerasexport.errors import DamagedArtifactError
+
+    try:
+        graph_model = onnx_file.read_graph(path)
+    except Exception as error:
+        raise DamagedArtifactError(
+            f"The ONNX file at {path!r} is damaged: it does not parse as an ONNX model "
+            f"({type(error).__name__}: {str(error)[:200]}).",
+            hint="Export the model again; if it was copied, copy it whole.",
+            path=path, format=FORMAT) from None
+    folder = os.path.dirname(path)
+    missing = [name for name in onnx_file.weight_files(graph_model, path)
+               if not os.path.isfile(os.path.join(folder, name))]
+    if missing:
+        raise DamagedArtifactError(
+            f"The ONNX file at {path!r} keeps its weights in {', '.join(missing)}, which is "
+            "not beside it.",
+            hint="Keep the .onnx file and its .data file together in one folder.",
+            path=path, format=FORMAT, damaged=missing)
+    return graph_model
+
+
 def describe(path):
     """The graph's inputs and outputs, read without its weights. An ONNX
     graph has one endpoint; it is called "serving_default", the signature
     TF-Serving clients ask for."""
-    graph_model = onnx_file.read_graph(path)
+    graph_model = _read_checked(path)
     initializers = {i.name for i in graph_model.graph.initializer}
     return {
         "endpoints": [{
@@ -287,11 +461,15 @@ def copy_to(path, target):
 
 class Runner:
     """An onnxruntime session on the CPU; its one endpoint is
-    "serving_default"."""
+    "serving_default". Its CPU provider computes in float32 only."""
 
-    def __init__(self, path, info):
+    def __init__(self, path, info, precision="float32"):
         (ort,) = dependencies.require_for_runtime(FORMAT)
-        self._session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        options = ort.SessionOptions()
+        # Its warnings (an unused initializer, say) are about the graph's
+        # tidiness, printed in colour on the console: not the user's business.
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
         self.endpoints = {e["name"]: e for e in info["endpoints"]}
         self.default = "serving_default"
         self._outputs = [o.name for o in self._session.get_outputs()]

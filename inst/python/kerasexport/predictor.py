@@ -15,17 +15,64 @@ class InputError(KerasExportError, ValueError):
     r_class = "predict_input"
 
 
+PRECISIONS = ("float32", "bfloat16", "float16")
+
+
 class Predictor:
     """An artifact of any format kerasexport knows, run by its format's
-    runtime through the endpoint clients call ("serving_default")."""
+    runtime through the endpoint clients call ("serving_default").
 
-    def __init__(self, path, format=None, signature_name=None):
+    ``precision`` is what the runtime computes in: "float32", the
+    artifact's own, by default on every CPU (OpenVINO would otherwise take
+    bfloat16 on CPUs that have it); "bfloat16" or "float16" where the
+    format's runtime offers it (``PRECISIONS`` of its module), faster and
+    less exact."""
+
+    def __init__(self, path, format=None, signature_name=None, precision="float32"):
         from kerasexport import artifact_formats
 
+        check_precision(precision)
         self.info = describe(path, format)
         self.path = self.info["path"]
         self.format = self.info["format"]
-        self._runner = artifact_formats.module(self.format).Runner(self.path, self.info)
+        fmt = artifact_formats.module(self.format)
+        if precision not in getattr(fmt, "PRECISIONS", ("float32",)):
+            from kerasexport.errors import UnsupportedCombinationError
+
+            offered = [name for name in artifact_formats.known()
+                       if precision in getattr(artifact_formats.module(name), "PRECISIONS", ())]
+            raise UnsupportedCombinationError(
+                f"The {self.format!r} runtime computes in float32 only; precision = "
+                f"{precision!r} is offered for {', '.join(repr(f) for f in offered)} artifacts.",
+                hint='Leave `precision` as "float32", or export to a format that offers it.',
+                precision=precision, format=self.format, alternatives=offered)
+        try:
+            self._runner = fmt.Runner(self.path, self.info, precision=precision)
+        except KerasExportError:
+            raise
+        except Exception as error:
+            from kerasexport.errors import ArtifactError
+
+            raise ArtifactError(
+                f"The {self.format!r} artifact at {self.path!r} cannot be loaded by its runtime "
+                f"({type(error).__name__}: {_first_line(error)}).",
+                hint="Export it again; if it was copied, copy all of its files.",
+                path=self.path, format=self.format, reason=_first_line(error)) from None
+        self._set_endpoints(signature_name)
+        self.precision = getattr(self._runner, "precision", precision)
+
+    @classmethod
+    def for_runner(cls, runner, format, path=None):
+        """A Predictor around a runner made without loading the artifact
+        (the function a SavedModel export traced, for ``probe``)."""
+        self = cls.__new__(cls)
+        self.info = {"endpoints": list(runner.endpoints.values()), "format": format, "path": path}
+        self.path, self.format, self._runner = path, format, runner
+        self.precision = "float32"
+        self._set_endpoints(None)
+        return self
+
+    def _set_endpoints(self, signature_name):
         self._endpoints = self._runner.endpoints
         self.signature_names = list(self._endpoints)
         self.default_signature = self._runner.default
@@ -67,6 +114,10 @@ class Predictor:
         for s, value in zip(spec, values):
             array = as_input_array(value, s["name"], s["dtype"])
             shape = s["shape"]
+            if shape is not None and array.ndim == len(shape) - 1 and shape[-1] == 1:
+                # One value per instance, for an input of shape (NA, 1): a
+                # vector of n values is n instances.
+                array = array[..., np.newaxis]
             if shape is not None:
                 if array.ndim != len(shape):
                     raise InputError(
@@ -106,7 +157,14 @@ def as_input_array(value, name, dtype):
     into other numbers are an InputError: NaN, infinity, fractions or
     out-of-range numbers for an integer input, anything but 0 and 1 for a
     boolean one."""
+    if dtype in ("string", "object"):
+        return _text_array(value, name)
     target = np.dtype(dtype)
+    if not isinstance(value, np.ndarray):
+        value = np.asarray(value)
+    if value.dtype.kind in "SU" or (value.dtype.kind == "O" and value.size and
+                                    isinstance(value.flat[0], (str, bytes))):
+        raise InputError(f"Input {name!r} takes numbers ({dtype}); it holds text.", status=400)
     try:
         if target.kind not in "iub":
             # R's NA reaches numpy as a NaN that numpy warns about when cast
@@ -137,5 +195,38 @@ def as_input_array(value, name, dtype):
         raise InputError(f"Input {name!r} cannot be read as {dtype}: {error}", status=400) from None
 
 
-def load(path, format=None):
-    return Predictor(path, format)
+def _text_array(value, name):
+    """Text as an object array of Python strings: what TensorFlow,
+    onnxruntime and the LiteRT runner each take or convert. Bytes are read
+    as UTF-8 where they are; where some are not (an image sent as TF-Serving's
+    b64), every value goes as bytes, which TensorFlow takes."""
+    array = np.asarray(value) if not isinstance(value, np.ndarray) else value
+    if array.dtype.kind == "U":
+        return array.astype(object)
+    if array.dtype.kind == "S":
+        array = array.astype(object)
+    if array.dtype.kind == "O" and all(isinstance(v, (str, bytes)) for v in array.flat):
+        try:
+            return np.vectorize(lambda v: v.decode("utf-8") if isinstance(v, bytes) else v,
+                                otypes=[object])(array) if array.size else array
+        except UnicodeDecodeError:
+            return np.vectorize(lambda v: v.encode("utf-8") if isinstance(v, str) else v,
+                                otypes=[object])(array)
+    raise InputError(f"Input {name!r} takes text; it holds {array.dtype.name} values.",
+                     hint="Give it strings (a character vector or matrix from R).", status=400)
+
+
+def check_precision(precision):
+    if precision not in PRECISIONS:
+        raise InputError(f"`precision` must be one of {', '.join(repr(p) for p in PRECISIONS)}, "
+                         f"not {precision!r}.", status=400)
+    return precision
+
+
+def _first_line(error):
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return lines[0][:300] if lines else ""
+
+
+def load(path, format=None, precision="float32"):
+    return Predictor(path, format, precision=precision)

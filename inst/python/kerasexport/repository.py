@@ -58,9 +58,10 @@ def servable_versions(path):
 class ModelRepository:
     """The versions of one model: loads them, and watches for new ones."""
 
-    def __init__(self, path, name, poll_seconds=1.0):
+    def __init__(self, path, name, poll_seconds=1.0, precision="float32"):
         self.path = os.path.abspath(path)
         self.name = name
+        self.precision = precision
         self.single = is_artifact(self.path)
         self._loaded = {}
         self._failed = {}  # version -> why it could not be loaded
@@ -105,7 +106,7 @@ class ModelRepository:
         if version not in paths:
             raise NotServable(f"Servable not found for request: Specific({self.name}, {version})")
         try:
-            predictor = Predictor(paths[version])
+            predictor = Predictor(paths[version], precision=self.precision)
         except Exception as error:  # a broken or half-written artifact on disk
             reason = getattr(error, "message", None) or f"{type(error).__name__}: {error}"
             self._failed[version] = reason.splitlines()[0][:300]

@@ -35,11 +35,27 @@ def run_python(args, cwd, env=None, timeout=None):
         warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called",
                                 category=RuntimeWarning)
         return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env,
-                              capture_output=True, text=True, timeout=timeout)
+                              capture_output=True, text=True, timeout=timeout,
+                              preexec_fn=_die_with_parent)
+
+
+def _die_with_parent():
+    """In the child, before it runs: end when the process that started it
+    ends, however it ends (kill -9 included), so that a killed export
+    leaves no process behind writing into its staging folder (Linux)."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
 
 
 def save_arrays(path, arrays, prefix):
-    np.savez(path, **{f"{prefix}_{i}": a for i, a in enumerate(arrays)})
+    # Text goes as fixed-width unicode, which .npz holds without pickling.
+    np.savez(path, **{f"{prefix}_{i}": np.asarray(a, dtype=str) if np.asarray(a).dtype.kind in "OSU"
+                      else a for i, a in enumerate(arrays)})
 
 
 def load_arrays(path, prefix):
@@ -49,14 +65,19 @@ def load_arrays(path, prefix):
 
 
 def run(path, format, inputs, input_names=(), output_names=()):
-    """The artifact's outputs for ``inputs``, in the order of
+    """The outputs of the artifact at ``path`` for ``inputs`` (see
+    ``run_predictor``)."""
+    from kerasexport.predictor import Predictor
+
+    return run_predictor(Predictor(path, format), inputs, input_names, output_names)
+
+
+def run_predictor(predictor, inputs, input_names=(), output_names=()):
+    """The predictor's outputs for ``inputs``, in the order of
     ``output_names`` when the artifact names its outputs so, else in its
     own order. ``inputs`` go by ``input_names`` when the artifact's inputs
     are named so (exporters order dict inputs differently), else by
     position."""
-    from kerasexport.predictor import Predictor
-
-    predictor = Predictor(path, format)
     expected = [t["name"] for t in predictor.signature()["inputs"]]
     if input_names and sorted(input_names) == sorted(expected):
         feed = dict(zip(input_names, inputs))
@@ -77,16 +98,64 @@ def main(argv=None):
     parser.add_argument("--input-names", default="[]", help="JSON list")
     parser.add_argument("--output-names", default="[]", help="JSON list")
     args = parser.parse_args(argv)
-    outputs = run(args.artifact, args.format, load_arrays(args.inputs, "input"),
-                  json.loads(args.input_names), json.loads(args.output_names))
-    save_arrays(args.outputs, outputs, "output")
-    report = {
-        "outputs": len(outputs),
-        "modules": sorted({name.split(".")[0] for name in sys.modules}
-                          & {"keras", "tensorflow", "onnxruntime", "torch", "jax", "openvino",
-                             "ai_edge_litert"}),
-    }
-    sys.stdout.write(json.dumps(report) + "\n")
+    from kerasexport.errors import KerasExportError
+
+    try:
+        outputs = run(args.artifact, args.format, load_arrays(args.inputs, "input"),
+                      json.loads(args.input_names), json.loads(args.output_names))
+    except KerasExportError as error:
+        report = {"ok": False, "r_class": error.r_class, "message": error.message,
+                  "hint": error.hint, "fields": json.loads(json.dumps(error.fields, default=str))}
+    except Exception as error:  # the runtime's own refusal: its words, one line
+        report = {"ok": False, "r_class": "artifact",
+                  "message": f"{type(error).__name__}: {_first_lines(str(error))}"}
+    else:
+        save_arrays(args.outputs, outputs, "output")
+        report = {
+            "ok": True,
+            "outputs": len(outputs),
+            "modules": sorted({name.split(".")[0] for name in sys.modules}
+                              & {"keras", "tensorflow", "onnxruntime", "torch", "jax", "openvino",
+                                 "ai_edge_litert"}),
+        }
+    sys.stdout.flush()
+    sys.stdout.write("\n" + json.dumps(report) + "\n")
+
+
+def _first_lines(text, count=3):
+    return " ".join(line.strip() for line in text.strip().splitlines()[:count])[:600]
+
+
+def failure_in_fresh_process(stdout, stderr, path, shown_path, format):
+    """The error for a fresh process that could not run the artifact:
+    the one it reported (a kerasexport error keeps its class), else the
+    runtime's own words; never a traceback, and never the staging path."""
+    from kerasexport.errors import ArtifactError
+    from kerasexport.errors import KerasExportError
+
+    def shown(text):
+        return text.replace(path, shown_path) if text else text
+
+    try:
+        report = json.loads(stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        report = None
+    if report is None or report.get("ok", True):
+        lines = [line for line in stderr.strip().splitlines() if line.strip()]
+        reason = lines[-1].strip() if lines else "it exited without a word"
+        return ArtifactError(
+            f"The artifact at {shown_path!r} failed to run in a fresh Python process "
+            f"({shown(reason)[:600]}).", path=shown_path, format=format)
+    fields = {k: shown(v) if isinstance(v, str) else v for k, v in report.get("fields", {}).items()}
+    fields.setdefault("path", shown_path)
+    fields.setdefault("format", format)
+    message = shown(report["message"])
+    if report["r_class"] == "artifact" and not message.startswith("The artifact"):
+        message = (f"The artifact at {shown_path!r} failed to run in its runtime, in a fresh "
+                   f"Python process ({message}).")
+    error = KerasExportError(message, hint=shown(report.get("hint")), **fields)
+    error.r_class = report["r_class"]
+    return error
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ import os
 import re
 import shutil
 
+import numpy as np
+
 from kerasexport import dependencies
 from kerasexport import keras_private
 from kerasexport import signatures
@@ -25,18 +27,15 @@ RECORD_FILE = os.path.join("assets.extra", "kerasexport.json")
 
 def export(model, filepath, backend, verbose=None, input_signature=None,
            model_names=True, finish=None, **kwargs):
-    """``finish``, when given, is called with the written folder."""
+    """``finish``, when given, is called with the written folder and a
+    runner of the function the SavedModel holds (see ``probe``)."""
     dependencies.require_for_export(backend, FORMAT)
-    _export(model, filepath, backend, verbose, input_signature, model_names, **kwargs)
+    archive = write_archive(model, filepath, verbose, input_signature, model_names, **kwargs)
     if finish is not None:
-        finish(filepath)
+        finish(filepath, TracedRunner(archive))
 
 
-def _export(model, filepath, backend, verbose, input_signature, model_names, **kwargs):
-    _write_archive(model, filepath, verbose, input_signature, model_names, **kwargs)
-
-
-def _write_archive(model, filepath, verbose, input_signature, model_names, **kwargs):
+def write_archive(model, filepath, verbose, input_signature, model_names, **kwargs):
     """What ``keras.Model.export`` does (its ``serve`` endpoint, as Keras
     documents it), plus, with ``model_names``, a ``serving_default``
     signature whose inputs and outputs carry the model's names, and with each
@@ -62,6 +61,7 @@ def _write_archive(model, filepath, verbose, input_signature, model_names, **kwa
             archive._tf_trackable.serving_default.input_signature)
     _store_weights_once(archive)
     archive.write_out(filepath, verbose=True if verbose is None else verbose)
+    return archive
 
 
 def _named_serving_function(model, input_signature, serve):
@@ -85,7 +85,7 @@ def _named_serving_function(model, input_signature, serve):
         return dict(zip(signatures.output_names(model, len(outputs)), outputs))
 
     # Keras' add_endpoint() takes a tf.function only once it has been traced;
-    # the saver traces it again in its own context (see _write_archive()).
+    # the saver traces it again in its own context (see write_archive()).
     serving_default.get_concrete_function()
     return serving_default
 
@@ -121,6 +121,57 @@ def is_artifact(path):
                                     or os.path.isfile(os.path.join(path, "saved_model.pbtxt")))
 
 
+def _read(path):
+    """The SavedModel's protocol buffer, after checking that the files it
+    needs are there: a classed error naming what is damaged otherwise."""
+    from google.protobuf.message import DecodeError
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    from kerasexport.errors import DamagedArtifactError
+
+    message = saved_model_pb2.SavedModel()
+    graph_file = os.path.join(path, "saved_model.pb")
+    try:
+        with open(graph_file, "rb") as handle:
+            message.ParseFromString(handle.read())
+        if not message.meta_graphs:
+            raise DecodeError("no meta graph")
+    except (DecodeError, RuntimeWarning, ValueError) as error:
+        raise DamagedArtifactError(
+            f"The SavedModel at {path!r} is damaged: saved_model.pb is not a SavedModel's "
+            f"protocol buffer ({error}).",
+            hint="Export the model again; if the folder was copied, copy it whole.",
+            path=path, format=FORMAT, damaged="saved_model.pb") from None
+    graph = message.meta_graphs[0].object_graph_def
+    if any(node.WhichOneof("kind") == "variable" for node in graph.nodes):
+        missing = _missing_variable_files(path)
+        if missing:
+            raise DamagedArtifactError(
+                f"The SavedModel at {path!r} is damaged: its graph has variables (the "
+                f"weights), and {', '.join(missing)} is missing.",
+                hint="Export the model again; if the folder was copied, copy it whole, "
+                     "variables/ included.",
+                path=path, format=FORMAT, damaged=missing)
+    return message
+
+
+def _missing_variable_files(path):
+    folder = os.path.join(path, "variables")
+    index = os.path.join(folder, "variables.index")
+    if not os.path.isfile(index):
+        return ["variables/variables.index"]
+    shards = [n for n in os.listdir(folder) if n.startswith("variables.data-")]
+    expected = set()
+    for name in shards:
+        match = re.match(r"variables\.data-(\d+)-of-(\d+)$", name)
+        if match:
+            expected = {f"variables.data-{i:05d}-of-{match.group(2)}"
+                        for i in range(int(match.group(2)))}
+            break
+    missing = sorted(expected - set(shards)) if expected else ["variables/variables.data-*"]
+    return [m if m.startswith("variables/") else f"variables/{m}" for m in missing]
+
+
 def files(path):
     return [path]
 
@@ -133,13 +184,9 @@ def _natural(name):
 def describe(path):
     """Signatures, read from the protocol buffer with TensorFlow's message
     classes, without loading the model."""
-    from tensorflow.core.protobuf import saved_model_pb2
     from tensorflow.python.framework import dtypes
 
-    message = saved_model_pb2.SavedModel()
-    with open(os.path.join(path, "saved_model.pb"), "rb") as handle:
-        message.ParseFromString(handle.read())
-    meta_graph = message.meta_graphs[0]
+    meta_graph = _read(path).meta_graphs[0]
 
     def tensor(name, info):
         shape = None if info.tensor_shape.unknown_rank else [
@@ -203,11 +250,20 @@ def copy_to(path, target):
 
 # --- running it ------------------------------------------------------------------
 
+def _numpy(tensor):
+    """A tensor's values; text as Python strings."""
+    value = tensor.numpy()
+    if value.dtype == object:
+        return np.vectorize(lambda v: v.decode("utf-8", "replace") if isinstance(v, bytes) else v,
+                            otypes=[object])(value) if value.size else value
+    return value
+
+
 class Runner:
     """A loaded SavedModel, called through its signatures as TF-Serving
     calls it: inputs and outputs by name."""
 
-    def __init__(self, path, info):
+    def __init__(self, path, info, precision="float32"):
         (tf,) = dependencies.require_for_runtime(FORMAT)
         self._tf = tf
         # Keep the loaded object referenced: its functions use its variables.
@@ -221,4 +277,44 @@ class Runner:
         if function is None:
             function = self._functions[name] = self._loaded.signatures[name]
         result = function(**{k: self._tf.constant(v) for k, v in feed.items()})
-        return {k: v.numpy() for k, v in result.items()}
+        return {k: _numpy(v) for k, v in result.items()}
+
+
+class TracedRunner:
+    """The SavedModel's default endpoint as the export traced it, before it
+    is written out: the same graph the SavedModel holds, run without
+    loading it again (``probe``)."""
+
+    def __init__(self, archive):
+        import tensorflow as tf
+
+        self._tf = tf
+        names = list(archive._endpoint_names)
+        self.default = "serving_default" if "serving_default" in names else names[0]
+        function = getattr(archive._tf_trackable, self.default)
+        self._concrete = function.get_concrete_function()
+        self._structure = self._concrete.structured_input_signature[0]
+        specs = tf.nest.flatten(self._structure)
+        outputs = self._concrete.structured_outputs
+        self._output_names = sorted(outputs, key=_natural) if isinstance(outputs, dict) else [
+            f"output_{i}" for i in range(len(tf.nest.flatten(outputs)))]
+        flat_outputs = [outputs[n] for n in self._output_names] if isinstance(outputs, dict) \
+            else tf.nest.flatten(outputs)
+
+        def tensor(name, spec):
+            shape = None if spec.shape.rank is None else [d for d in spec.shape.as_list()]
+            return {"name": name, "dtype": spec.dtype.name, "shape": shape}
+
+        self._input_names = [spec.name or f"args_{i}" for i, spec in enumerate(specs)]
+        self.endpoints = {self.default: {
+            "name": self.default,
+            "inputs": [tensor(n, s) for n, s in zip(self._input_names, specs)],
+            "outputs": [tensor(n, o) for n, o in zip(self._output_names, flat_outputs)]}}
+
+    def run(self, name, feed):
+        tf = self._tf
+        tensors = [tf.constant(feed[n]) for n in self._input_names]
+        result = self._concrete(*tf.nest.pack_sequence_as(self._structure, tensors))
+        if isinstance(result, dict):
+            return {k: _numpy(result[k]) for k in self._output_names}
+        return {n: _numpy(t) for n, t in zip(self._output_names, tf.nest.flatten(result))}

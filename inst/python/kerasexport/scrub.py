@@ -86,7 +86,18 @@ class Finder:
             found.append("user")
         return found
 
-    def clean(self, text):
+    def clean(self, text, keep=()):
+        """``text`` with local information replaced; the strings in ``keep``
+        (the user's own artifact path) stay as they are."""
+        kept = {f"\x00kept{i}\x00": k for i, k in enumerate(keep) if k}
+        for placeholder, value in kept.items():
+            text = text.replace(value, placeholder)
+        text = self._clean(text)
+        for placeholder, value in kept.items():
+            text = text.replace(placeholder, value)
+        return text
+
+    def _clean(self, text):
         for marker in self.markers:
             text = text.replace(marker, REDACTED)
         text = _SOURCE_LOCATION.sub(f'File "{REDACTED}"', text)

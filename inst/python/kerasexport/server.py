@@ -405,12 +405,15 @@ def main(argv=None):
     parser.add_argument("--header-timeout", type=float, default=10.0)
     parser.add_argument("--body-timeout", type=float, default=60.0)
     parser.add_argument("--max-connections", type=int, default=4096)
+    parser.add_argument("--precision", default="float32",
+                        help="what the runtime computes in (see predictor.Predictor)")
     args = parser.parse_args(argv)
     if args.log_file:
         connections.log_to_file(args.log_file)
     files = connections.raise_file_limit()
     name = args.name or re.sub(r"\.(onnx|tflite|xml|pt2)$", "", os.path.basename(os.path.normpath(args.path)))
-    repository = ModelRepository(args.path, name, poll_seconds=args.poll_seconds)
+    repository = ModelRepository(args.path, name, poll_seconds=args.poll_seconds,
+                                 precision=args.precision)
     stop = threading.Event()
     threading.Thread(target=repository.watch, args=(stop,), daemon=True).start()
     if args.parent_pid:

@@ -227,3 +227,52 @@ def build_from_signature(model, signature):
     inputs = tree.map_structure(zeros, signature)
     args = inputs[0] if isinstance(inputs, (list, tuple)) and len(inputs) == 1 else inputs
     model(args, training=False)
+
+
+def _is_spec(value):
+    return hasattr(value, "shape") and not isinstance(value, (dict, list, tuple))
+
+
+def complete(model, signature):
+    """``signature`` as Keras' exporters need it: a lone spec of a model
+    with one input put in the model's structure, KerasTensors (what
+    ``keras_input()`` returns) as InputSpecs, and a spec without a dtype
+    given the model's. Keras' exporters fail on each of these otherwise
+    ("The `shape` and `dtype` must be provided", an export_failed
+    TypeError)."""
+    import keras
+    from keras import tree
+
+    if signature is None:
+        return None
+    expected_structure = model_input_structure(model)
+    expected = _flat_specs(expected_structure)
+    if _is_spec(signature):
+        if expected_structure is not None and len(expected) != 1:
+            raise SignatureError(
+                f"input_signature describes 1 input, but the model has {len(expected)}: "
+                + ", ".join(repr(n) for n in input_names(model, expected_structure)) + ".",
+                hint="Give a list with one shape or spec per model input.")
+        signature = [signature] if expected_structure is None else \
+            tree.pack_sequence_as(expected_structure, [signature])
+    flat = tree.flatten(signature)
+    if expected and len(flat) != len(expected):
+        raise SignatureError(
+            f"input_signature describes {len(flat)} input(s), but the model has "
+            f"{len(expected)}: " + ", ".join(repr(n) for n in input_names(model, expected_structure)) + ".",
+            hint="Give one shape or spec per model input.")
+    completed = []
+    for i, spec in enumerate(flat):
+        wanted = expected[i] if i < len(expected) else None
+        if isinstance(spec, keras.KerasTensor) or (
+                isinstance(spec, keras.InputSpec) and getattr(spec, "dtype", None) is None):
+            dtype = getattr(spec, "dtype", None) or getattr(wanted, "dtype", None) or "float32"
+            shape = tuple(spec.shape) if spec.shape is not None else tuple(wanted.shape)
+            # A KerasTensor's name is one Keras made up (keras_tensor_12)
+            # unless it is the model's own input: the model's name wins.
+            own = getattr(spec, "name", None) if isinstance(spec, keras.InputSpec) else None
+            spec = keras.InputSpec(shape=shape, dtype=dtype,
+                                   name=own or getattr(wanted, "name", None) or
+                                   getattr(spec, "name", None))
+        completed.append(spec)
+    return tree.pack_sequence_as(signature, completed)

@@ -163,13 +163,45 @@ def json_array(value, boolean, raw):
     return array
 
 
+def text_array(value, name, raw):
+    """A text input's JSON (strings, nested lists of them, and TF-Serving's
+    ``{"b64": "..."}`` for bytes) as an array of str and bytes."""
+    import base64
+    import binascii
+
+    def leaf(v):
+        if isinstance(v, str):
+            return v
+        if isinstance(v, dict) and set(v) == {"b64"} and isinstance(v["b64"], str):
+            try:
+                return base64.b64decode(v["b64"], validate=True)
+            except (binascii.Error, ValueError):
+                raise RequestError(f"Input {name!r}: a 'b64' value is not base64.") from None
+        raise RequestError(f"Input {name!r} takes text: give strings, or {{\"b64\": ...}} for "
+                           "bytes.")
+
+    def walk(v):
+        return [walk(x) for x in v] if isinstance(v, list) else leaf(v)
+
+    converted = walk(value)
+    try:
+        array = np.empty(np.shape(np.asarray(converted, dtype=object)), dtype=object)
+        array[...] = np.asarray(converted, dtype=object)
+    except ValueError:
+        raise RequestError(f"Input {name!r}: nested lists of different lengths.") from None
+    return array
+
+
 def _check_json_types(inputs, specs, raw):
     """Each input as a numpy array, checked against the JSON types the API's
     schema allows (see ``json_array``). Replaces the lists in ``inputs``; the
     predictor casts the arrays."""
     for spec in specs:
         name, dtype = spec["name"], spec["dtype"]
-        if name not in inputs or dtype in ("string", "object"):
+        if name not in inputs:
+            continue
+        if dtype in ("string", "object"):
+            inputs[name] = text_array(inputs[name], name, raw)
             continue
         try:
             inputs[name] = json_array(inputs[name], dtype == "bool", raw)
@@ -187,11 +219,25 @@ def _check_json_types(inputs, specs, raw):
 
 def _to_json(value):
     array = np.asarray(value)
+    if array.dtype.kind in "OS":
+        return np.vectorize(_text_value, otypes=[object])(array).tolist() if array.size else []
     if array.dtype.kind == "f":
         array = array.astype(np.float64)
         if not np.all(np.isfinite(array)):
             return [_finite(v) for v in array.tolist()] if array.ndim else _finite(float(array))
     return array.tolist()
+
+
+def _text_value(value):
+    """Text for JSON: bytes that are not UTF-8 go as TF-Serving's b64."""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            import base64
+
+            return {"b64": base64.b64encode(value).decode("ascii")}
+    return value
 
 
 def _finite(value):
@@ -278,7 +324,9 @@ def _value_schema(dtype):
     if dtype == "bool":
         return {"type": "boolean"}
     if dtype in ("string", "object"):
-        return {"type": "string"}
+        return {"oneOf": [{"type": "string"}, {
+            "type": "object", "required": ["b64"], "additionalProperties": False,
+            "properties": {"b64": {"type": "string", "format": "byte"}}}]}
     return {"type": "number"}
 
 
@@ -326,7 +374,8 @@ def request_schemas(endpoint, signature_name):
 def example_request(endpoint):
     def zeros(tensor):
         shape = [1 if d is None else d for d in (tensor["shape"] or [1])][1:]
-        value = 0 if tensor["dtype"].startswith(("int", "uint")) else 0.0
+        value = 0 if tensor["dtype"].startswith(("int", "uint")) else \
+            "" if tensor["dtype"] in ("string", "object") else 0.0
         for size in reversed(shape):
             value = [value] * size
         return value

@@ -2,8 +2,12 @@
 ``torch.export.load(path).module()``; everything kerasexport knows about it
 (see ``artifact_formats``).
 
-Keras traces the program for a batch of one unless told otherwise; here the
-batch axis stays dynamic by default, as in the other formats."""
+Keras traces the program for a batch of one unless told otherwise; here
+every axis the signature leaves free stays free, as in the other formats.
+torch.export fixes an axis where the model's code needs one size
+(``probe`` then says so). The program's inputs and outputs keep torch's
+names (args_0, output_0); the model's names are recorded, and ``describe``
+shows them."""
 
 import json
 import os
@@ -19,23 +23,33 @@ VERSION_ENTRY = "model.pt2"
 NATIVE_BACKENDS = ("torch",)
 EXPORT_NEEDS = {"torch": [("torch", "torch")]}
 RUNTIME_NEEDS = [("torch", "torch")]
-NAMED = False
+NAMED = True  # in the record: the program's own names cannot change
 OPEN_KWARGS = True  # torch.export judges the other arguments
 RECORD_FILE = "kerasexport.json"  # one of the archive's extra files
+# torch.autocast on the CPU: bfloat16 where the CPU has it, float16 else.
+PRECISIONS = ("float32", "bfloat16", "float16")
 
 
-def export(model, filepath, backend, verbose=None, input_signature=None, finish=None, **kwargs):
+def export(model, filepath, backend, verbose=None, input_signature=None, finish=None,
+           model_names=True, **kwargs):
     from keras import tree
 
     dependencies.require_for_export(backend, FORMAT)
     if "dynamic_shapes" not in kwargs:
-        signature = input_signature or keras_private.input_signature(model)
-        if all(spec.shape and spec.shape[0] is None for spec in tree.flatten(signature)):
-            import torch
+        import torch
 
-            batch = torch.export.Dim("batch", min=1)
+        signature = input_signature or keras_private.input_signature(model)
+        # One Dim for the batch, shared by every input; AUTO for other free
+        # axes, which torch.export keeps free or fixes as the code needs.
+        batch = torch.export.Dim("batch", min=1)
+
+        def free_axes(spec):
+            return {axis: (batch if axis == 0 else torch.export.Dim.AUTO)
+                    for axis, size in enumerate(spec.shape) if size is None}
+
+        if any(d is None for spec in tree.flatten(signature) for d in spec.shape):
             kwargs["dynamic_shapes"] = [tuple(
-                tree.map_structure(lambda spec: {0: batch}, part) for part in signature)]
+                tree.map_structure(free_axes, part) for part in signature)]
     model.export(filepath, format=FORMAT, verbose=verbose, input_signature=input_signature,
                  **kwargs)
     if finish is not None:
@@ -53,8 +67,18 @@ def files(path):
 
 
 def _load(path, extra_files=None):
+    from kerasexport.errors import DamagedArtifactError
+
     (torch,) = dependencies.require_for_runtime(FORMAT)
-    return torch, torch.export.load(path, extra_files=extra_files)
+    try:
+        return torch, torch.export.load(path, extra_files=extra_files)
+    except Exception as error:
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        raise DamagedArtifactError(
+            f"The torch program at {path!r} is damaged: torch.export cannot load it "
+            f"({type(error).__name__}: {lines[0][:200] if lines else ''}).",
+            hint="Export the model again; if it was copied, copy it whole.",
+            path=path, format=FORMAT) from None
 
 
 def _tensor(name, value):
@@ -77,14 +101,24 @@ def _dict_keys(spec):
 def describe(path):
     """The program's user inputs and outputs, with shapes from its graph
     (a dynamic axis is None). A model that takes or returns a dict has its
-    keys as names; others keep the program's (args_0, output_0, ...)."""
+    keys as names; others have the names kerasexport recorded, or the
+    program's (args_0, output_0, ...)."""
     torch, program = _load(path)
+    inputs, outputs = _program_io(program, read_record(path) or {})
+    return {"endpoints": [{"name": "serving_default", "inputs": inputs, "outputs": outputs}],
+            "producer": f"PyTorch {torch.__version__}", "opset": []}
+
+
+def _program_io(program, record):
+    """The program's user inputs and outputs, in the program's own order."""
     signature = program.graph_signature
     nodes = {node.name: node for node in program.graph.nodes}
     args_spec = _children(program.call_spec.in_spec)[0]
     model_input = _children(args_spec)[0] if args_spec.num_children == 1 else None
     input_keys = _dict_keys(model_input)
+    recorded_inputs, recorded_outputs = record.get("inputs") or [], record.get("outputs") or []
     input_names = input_keys if input_keys and len(input_keys) == len(signature.user_inputs) \
+        else recorded_inputs if len(recorded_inputs) == len(signature.user_inputs) \
         else list(signature.user_inputs)
     inputs = [_tensor(name, nodes[node].meta.get("val"))
               for name, node in zip(input_names, signature.user_inputs)]
@@ -93,11 +127,11 @@ def describe(path):
               for arg in output_node.args[0] if hasattr(arg, "meta")}
     output_keys = _dict_keys(program.call_spec.out_spec)
     output_names = output_keys if output_keys and len(output_keys) == len(signature.user_outputs) \
+        else recorded_outputs if len(recorded_outputs) == len(signature.user_outputs) \
         else [f"output_{i}" for i in range(len(signature.user_outputs))]
     outputs = [_tensor(name, values.get(node))
                for name, node in zip(output_names, signature.user_outputs)]
-    return {"endpoints": [{"name": "serving_default", "inputs": inputs, "outputs": outputs}],
-            "producer": f"PyTorch {torch.__version__}", "opset": []}
+    return inputs, outputs
 
 
 def write_record(path, record):
@@ -123,19 +157,23 @@ copy_to = artifact_formats.copy_file
 # --- running it ------------------------------------------------------------------
 
 class Runner:
-    """The program's module, called with the inputs in the program's order."""
+    """The program's module, called with the inputs in the program's order,
+    under torch.autocast for a precision below float32."""
 
-    def __init__(self, path, info):
+    def __init__(self, path, info, precision="float32"):
         self._torch, program = _load(path)
+        self.precision = precision
         self._module = program.module()
         # The module takes its inputs in the structure they were traced in
         # (a list, a dict): the flat inputs are put back into it.
         self._in_spec = program.call_spec.in_spec
         self.endpoints = {e["name"]: e for e in info["endpoints"]}
         self.default = "serving_default"
-        endpoint = self.endpoints[self.default]
-        self._inputs = [t["name"] for t in endpoint["inputs"]]
-        self._outputs = [t["name"] for t in endpoint["outputs"]]
+        # The program's order, which the endpoint's (the model's, for
+        # describe()) need not be.
+        inputs, outputs = _program_io(program, read_record(path) or {})
+        self._inputs = [t["name"] for t in inputs]
+        self._outputs = [t["name"] for t in outputs]
 
     def run(self, name, feed):
         import numpy as np
@@ -145,6 +183,9 @@ class Runner:
         torch = self._torch
         flat = [torch.from_numpy(np.ascontiguousarray(feed[n])) for n in self._inputs]
         args, kwargs = pytree.tree_unflatten(flat, self._in_spec)
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast("cpu", dtype=getattr(torch, self.precision),
+                                             enabled=self.precision != "float32"):
             outputs = pytree.tree_leaves(self._module(*args, **kwargs))
-        return {n: o.detach().cpu().numpy() for n, o in zip(self._outputs, outputs)}
+        reduced = (torch.bfloat16, torch.float16)
+        return {n: (o.float() if o.dtype in reduced else o).detach().cpu().numpy()
+                for n, o in zip(self._outputs, outputs)}

@@ -121,6 +121,10 @@ def parse_infer(raw, headers, predictor):
                 or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
             raise RequestError(f"Input {name!r} needs a 'shape': a list of sizes >= 0.")
         wanted = datatype(specs[name]["dtype"])
+        if dtype_name == wanted == "BYTES":
+            feed[name], offset = _bytes_input(name, tensor, tensor_parameters, shape, binary,
+                                              offset)
+            continue
         if dtype_name != wanted or dtype_name not in _NUMPY:
             # As Triton: the datatype must be the model's, not one that casts.
             raise RequestError(f"Input {name!r} has datatype {dtype_name!r}; the model takes "
@@ -153,6 +157,50 @@ def parse_infer(raw, headers, predictor):
     output_names = [t["name"] for t in predictor.signature()["outputs"]]
     requested, binary_outputs = _requested_outputs(request, parameters, output_names)
     return feed, request_id, requested, binary_outputs
+
+
+def _bytes_input(name, tensor, parameters, shape, binary, offset):
+    """A BYTES tensor: strings in 'data', or in the binary part each element
+    as a 4-byte little-endian length and its bytes (Triton's layout)."""
+    count = int(np.prod(shape, dtype=np.int64))
+    size = parameters.get("binary_data_size")
+    if size is None:
+        data = tensor.get("data")
+        if not isinstance(data, list):
+            raise RequestError(f"Input {name!r} has no 'data'.")
+        values = []
+
+        def walk(v):
+            if isinstance(v, list):
+                for x in v:
+                    walk(x)
+            elif isinstance(v, str):
+                values.append(v)
+            else:
+                raise RequestError(f"Input {name!r} is BYTES: give strings.")
+
+        walk(data)
+    else:
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0 \
+                or offset + size > len(binary):
+            raise RequestError(f"Input {name!r}: binary_data_size {size!r} does not fit the "
+                               "body's binary part.")
+        chunk, values, at = binary[offset:offset + size], [], 0
+        while at < len(chunk):
+            if at + 4 > len(chunk):
+                raise RequestError(f"Input {name!r}: a BYTES element's length is cut short.")
+            length = int.from_bytes(chunk[at:at + 4], "little")
+            if at + 4 + length > len(chunk):
+                raise RequestError(f"Input {name!r}: a BYTES element is cut short.")
+            values.append(chunk[at + 4:at + 4 + length])
+            at += 4 + length
+        offset += size
+    if len(values) != count:
+        raise RequestError(f"Input {name!r} holds {len(values)} values; shape {shape} holds "
+                           f"{count}.")
+    array = np.empty(count, dtype=object)
+    array[:] = values
+    return array.reshape(shape), offset
 
 
 def _from_json(name, data, dtype_name, shape, count, raw):
@@ -209,7 +257,17 @@ def infer_response(name, version, request_id, outputs, requested, binary_outputs
     for output in requested:
         array = np.ascontiguousarray(outputs[output])
         tensor = {"name": output, "datatype": datatype(array.dtype), "shape": list(array.shape)}
-        if output in binary_outputs:
+        if array.dtype.kind in "OSU":
+            tensor["datatype"] = "BYTES"
+        if output in binary_outputs and array.dtype.kind in "OSU":
+            values = [v if isinstance(v, bytes) else str(v).encode("utf-8") for v in array.flat]
+            blob = b"".join(len(v).to_bytes(4, "little") + v for v in values)
+            tensor["parameters"] = {"binary_data_size": len(blob)}
+            blobs.append(blob)
+        elif array.dtype.kind in "OSU":
+            tensor["data"] = [v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+                              for v in array.flat]
+        elif output in binary_outputs:
             blob = array.tobytes()
             tensor["parameters"] = {"binary_data_size": len(blob)}
             blobs.append(blob)
@@ -248,7 +306,8 @@ def openapi_paths(name, predictor, versions, errors):
                                "shape": {"type": "array", "enum": [dims]},
                                "datatype": {"type": "string", "enum": [datatype(t["dtype"])]},
                                "data": {"type": "array", "minItems": count, "maxItems": count,
-                                        "items": _value_schema(t["dtype"])},
+                                        "items": {"type": "string"} if datatype(t["dtype"]) == "BYTES"
+                                        else _value_schema(t["dtype"])},
                                "parameters": {"type": "object", "maxProperties": 0}}}
 
     inputs = endpoint["inputs"]

@@ -11,25 +11,49 @@ import numpy as np
 from kerasexport import artifact_formats
 from kerasexport.errors import ArtifactError
 from kerasexport.errors import MismatchError
+from kerasexport import runtime
 from kerasexport.runtime import load_arrays
 from kerasexport.runtime import run_python
 from kerasexport.runtime import save_arrays
 
 
 
-def sample_inputs(model, batch_size=3, seed=0, signature=None):
-    """Random inputs shaped as the model expects (None dimensions get
-    ``batch_size``), in the order of the model's flattened inputs."""
+def is_text(dtype):
+    return str(dtype) in ("string", "str", "object")
+
+
+# What random text inputs are made of: words a StringLookup may or may not
+# know, so that both its vocabulary and its out-of-vocabulary index are used.
+_WORDS = ("red", "green", "blue", "pink", "the", "a", "model", "keras", "", "zz")
+
+
+def sample_inputs(model, batch_size=3, seed=0, signature=None, free_size=None):
+    """Random inputs shaped as the model expects, in the order of the
+    model's flattened inputs: the batch axis gets ``batch_size`` instances,
+    other axes of any length ``free_size`` (``batch_size`` by default).
+
+    Integer inputs are 0 or 1, the first value along the last axis 1, so
+    that no instance is all padding (an all-zero row behind a masking
+    Embedding has no defined output); text inputs are words."""
     from keras import tree
     from kerasexport import keras_private
 
+    free_size = batch_size if free_size is None else free_size
     rng = np.random.default_rng(seed)
     arrays = []
     for spec in tree.flatten(signature or keras_private.input_signature(model)):
-        shape = tuple(batch_size if d is None else int(d) for d in spec.shape)
-        dtype = np.dtype(str(spec.dtype or "float32"))
+        shape = tuple(int(d) if d is not None else (batch_size if axis == 0 else free_size)
+                      for axis, d in enumerate(spec.shape))
+        dtype = str(spec.dtype or "float32")
+        if is_text(dtype):
+            arrays.append(rng.choice(np.array(_WORDS, dtype=object), size=shape))
+            continue
+        dtype = np.dtype(dtype)
         if np.issubdtype(dtype, np.integer):
-            arrays.append(rng.integers(0, 2, size=shape).astype(dtype))
+            values = rng.integers(0, 2, size=shape).astype(dtype)
+            if values.ndim >= 2:
+                values[..., 0] = 1
+            arrays.append(values)
         elif dtype == np.bool_:
             arrays.append(rng.random(shape) > 0.5)
         else:
@@ -106,9 +130,11 @@ def model_outputs(model, inputs):
     return [np.asarray(ops.convert_to_numpy(o)) for o in tree.flatten(outputs)]
 
 
-def run_in_fresh_process(path, format, inputs, input_names=(), output_names=(), timeout=600):
+def run_in_fresh_process(path, format, inputs, input_names=(), output_names=(), timeout=600,
+                         shown_path=None):
     """Run the artifact in a new Python process, as its clients run it
     (``runtime``); return (outputs, report)."""
+    shown = shown_path or path
     with tempfile.TemporaryDirectory(prefix="kerasexport-verify-") as work:
         inputs_file = os.path.join(work, "inputs.npz")
         outputs_file = os.path.join(work, "outputs.npz")
@@ -119,19 +145,23 @@ def run_in_fresh_process(path, format, inputs, input_names=(), output_names=(), 
              inputs_file, "--outputs", outputs_file, "--input-names", json.dumps(list(input_names)),
              "--output-names", json.dumps(list(output_names))],
             cwd=work, timeout=timeout)
-        if process.returncode != 0:
-            tail = "\n".join(process.stderr.strip().splitlines()[-8:])
-            raise ArtifactError(
-                f"The artifact at {path!r} failed to run in a fresh Python "
-                f"process:\n{tail}",
-                path=path,
-                format=format,
-            )
-        report = json.loads(process.stdout.strip().splitlines()[-1])
+        try:
+            report = json.loads(process.stdout.strip().splitlines()[-1])
+        except (IndexError, ValueError):
+            report = None
+        if process.returncode != 0 or not report or not report.get("ok"):
+            raise runtime.failure_in_fresh_process(process.stdout, process.stderr, path, shown,
+                                                   format)
         return load_arrays(outputs_file, "output"), report
 
 
 def compare(expected, actual, tolerance):
+    """One row per output: its largest absolute and relative difference, and
+    whether it is ``within`` ``tolerance``. The tolerance is absolute for
+    outputs whose values lie within [-1, 1] (probabilities, scaled values)
+    and relative to the output's largest value beyond that (logits of a
+    deep network differ by 1e-5 of their size in float32 between runtimes).
+    NaN where the model gives NaN is agreement; anywhere else it is not."""
     if len(expected) != len(actual):
         raise MismatchError(
             f"The artifact returned {len(actual)} output(s); the model returns "
@@ -141,28 +171,41 @@ def compare(expected, actual, tolerance):
     for i, (want, got) in enumerate(zip(expected, actual)):
         if want.shape != got.shape:
             raise MismatchError(
-                f"Output {i + 1} has shape {got.shape} in the artifact but "
-                f"{want.shape} from the model.",
+                f"Output {i + 1} has shape {tuple(got.shape)} in the artifact but "
+                f"{tuple(want.shape)} from the model.",
                 output=i + 1)
-        difference = np.abs(got.astype(np.float64) - want.astype(np.float64))
-        max_abs = float(difference.max()) if difference.size else 0.0
-        scale = float(np.abs(want).max()) if want.size else 0.0
+        if want.dtype.kind in "OSU" or got.dtype.kind in "OSU":
+            same = np.asarray(want).astype(str) == np.asarray(got).astype(str)
+            max_abs = 0.0 if same.all() else float("inf")
+            scale = 1.0
+        else:
+            want64, got64 = want.astype(np.float64), got.astype(np.float64)
+            both_nan = np.isnan(want64) & np.isnan(got64)
+            difference = np.where(both_nan, 0.0, np.abs(got64 - want64))
+            difference = np.where(np.isnan(difference), np.inf, difference)
+            max_abs = float(difference.max()) if difference.size else 0.0
+            finite = np.abs(want64[np.isfinite(want64)])
+            scale = float(finite.max()) if finite.size else 0.0
         rows.append({
             "output": i + 1,
             "shape": list(want.shape),
             "max_abs_diff": max_abs,
             "max_rel_diff": max_abs / scale if scale > 0 else max_abs,
+            "within": max_abs <= tolerance * max(1.0, scale),
         })
     return rows
 
 
-def verify(path, format, model, inputs=None, tolerance=1e-5, batch_size=3):
+def verify(path, format, model, inputs=None, tolerance=1e-5, batch_size=3, shown_path=None):
     """Compare the artifact at ``path`` with ``model``; raise MismatchError
-    when any output differs by more than ``tolerance``. ``format`` None
-    reads the format from the artifact."""
+    when an output differs by more than ``tolerance`` (see ``compare``).
+    ``format`` None reads the format from the artifact. ``shown_path`` is
+    the path messages name, when ``path`` is where an export stages the
+    artifact before placing it there."""
     path = os.path.abspath(os.fspath(path))
+    shown = shown_path or path
     if not os.path.exists(path):
-        raise ArtifactError(f"No artifact at {path!r}.", path=path)
+        raise ArtifactError(f"No artifact at {shown!r}.", path=shown)
     format = artifact_formats.resolve(path, format)
     if inputs is None:
         inputs = sample_inputs(model, batch_size=batch_size)
@@ -174,14 +217,15 @@ def verify(path, format, model, inputs=None, tolerance=1e-5, batch_size=3):
 
     expected = model_outputs(model, inputs)
     actual, report = run_in_fresh_process(path, format, inputs, signatures.input_names(model),
-                                          signatures.output_names(model, len(expected)))
+                                          signatures.output_names(model, len(expected)),
+                                          shown_path=shown)
     rows = compare(expected, actual, tolerance)
     worst = max((r["max_abs_diff"] for r in rows), default=0.0)
     result = {
-        "path": path,
+        "path": shown,
         "format": format,
         "tolerance": tolerance,
-        "passed": worst <= tolerance,
+        "passed": all(r["within"] for r in rows),
         "max_abs_diff": worst,
         "outputs": rows,
         "batch_size": int(inputs[0].shape[0]) if inputs and inputs[0].ndim else 0,
@@ -192,7 +236,7 @@ def verify(path, format, model, inputs=None, tolerance=1e-5, batch_size=3):
             f"output {r['output']}: max abs diff {r['max_abs_diff']:.3g}, "
             f"max rel diff {r['max_rel_diff']:.3g}" for r in rows)
         raise MismatchError(
-            f"The artifact at {path!r} does not reproduce the model within "
+            f"The artifact at {shown!r} does not reproduce the model within "
             f"tolerance {tolerance:g}: {details}.",
             hint="Check the export's input_signature and dtypes, or loosen "
             "`tolerance` if the difference is expected.",

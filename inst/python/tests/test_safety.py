@@ -5,19 +5,27 @@ import sys
 from conftest import backend
 from kerasexport import describe_artifact
 from kerasexport import export_model
-from kerasexport.export import remove_stale_staging
+from kerasexport import placement
 from kerasexport.scrub import Finder
 
 
-def test_stale_staging_of_dead_processes_is_removed(tmp_path):
+def test_abandoned_staging_folders_are_removed_and_live_ones_kept(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True).stdout.strip()
-    stale = tmp_path / f".model.onnx.kerasexport-{dead}-abc"
-    live = tmp_path / f".model.onnx.kerasexport-{os.getpid()}-def"
+    stale = tmp_path / f".model.onnx.kerasexport-{dead}-abc"  # made before the lock file
     stale.mkdir()
-    live.mkdir()
-    assert remove_stale_staging(str(tmp_path / "model.onnx")) == [stale.name]
-    assert live.exists()
+    other = tmp_path / f".other.xml.kerasexport-{dead}-ghi"  # another artifact's, same folder
+    other.mkdir()
+    live, lock = placement.make_staging(str(tmp_path / "model.onnx"))
+    # A folder whose process ended holds a lock nobody has: abandoned, even
+    # if its pid is alive again (reused).
+    unlocked = tmp_path / f".model.onnx.kerasexport-{os.getpid()}-jkl"
+    unlocked.mkdir()
+    (unlocked / ".kerasexport-lock").write_text("")
+    assert sorted(placement.recover(str(tmp_path))) == sorted([stale.name, other.name, unlocked.name])
+    assert os.path.isdir(live)
+    lock.close()
+    assert placement.recover(str(tmp_path)) == [os.path.basename(live)]
 
 
 def test_finder_sees_local_folders_and_source_locations():
