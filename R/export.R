@@ -9,11 +9,11 @@
 #' made: with the keras3 package or with `reticulate::import("keras")`.
 #'
 #' Every backend writes every one of these formats. Where Keras cannot
-#' write a format from the model's backend (a torch model to a SavedModel,
-#' LiteRT or OpenVINO; a JAX model to LiteRT or OpenVINO; a TensorFlow or
-#' JAX model to `"torch"`), the model goes as a `.keras` file to a fresh
-#' Python process on a backend that can, and the artifact is checked against
-#' the model's own predictions before it is placed. A model whose layers
+#' write a format from the model's backend (a torch model to a SavedModel or
+#' LiteRT; a JAX model to LiteRT; a TensorFlow or JAX model to `"torch"`),
+#' the model goes as a `.keras` file to a Python process on a backend that
+#' can (kept warm for the session), and the artifact is checked against the
+#' model's own predictions before it is placed. A model whose layers
 #' that process cannot rebuild (written in R, or in Python code it cannot
 #' import) is a `kerasexport_error_unsupported_combination` that says which
 #' backends write the format.
@@ -24,7 +24,7 @@
 #' model's outputs, and every axis it declares of any length (the batch, a
 #' sequence's length) gives the model's answers at two sizes, so that no
 #' artifact is placed that would give wrong numbers at another size. With
-#' `verify = TRUE` it is also checked in a fresh process, still before it is
+#' `verify = TRUE` it is also checked in another process, still before it is
 #' placed. Only then is it moved into place, atomically: a failed export
 #' leaves nothing half-written behind and an earlier artifact untouched, and
 #' at every instant `export_dir_base` holds the old artifact or the new one.
@@ -84,7 +84,7 @@
 #'   `export_dir_base` is replaced. Anything else there (a folder of data, a
 #'   file of another kind) is never replaced.
 #' @param verify If `TRUE`, check the artifact as [verify_artifact()] does,
-#'   in a fresh Python process, before it is placed: a failed check leaves
+#'   in another Python process, before it is placed: a failed check leaves
 #'   `export_dir_base` as it was.
 #' @param version `NULL` to write the artifact at `export_dir_base` itself.
 #'   A whole number, or `"auto"` for one more than the highest there, writes

@@ -1,7 +1,10 @@
 #' Check that an artifact reproduces its model
 #'
-#' Runs the artifact in a fresh Python process, which has neither Keras nor
-#' the model's code loaded (proving the artifact is standalone), the way its
+#' Runs the artifact in another Python process, which never loads Keras'
+#' model code or the model (proving the artifact is standalone; one process
+#' per format is kept warm for the session; the environment variable
+#' `KERASEXPORT_FRESH_PROCESSES=1`, set before Python starts, makes a new one
+#' for each check), the way its
 #' clients run it (its format's runtime, its `"serving_default"` endpoint,
 #' in float32), and compares its outputs with the model's own predictions on
 #' the same inputs, matched by name where the artifact uses the model's

@@ -48,6 +48,7 @@ test_that("a layer written in R cannot cross backends: a classed error that name
                         class = "kerasexport_error_unsupported_combination")
   expect_match(conditionMessage(error), "tensorflow")
   expect_equal(error$alternative, "onnx")
+  expect_no_match(conditionMessage(error), "kerasexport-", fixed = TRUE) # never the staging folder
   expect_equal(folder_contents(dir), character())
 })
 

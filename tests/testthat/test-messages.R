@@ -143,3 +143,24 @@ test_that("a torch export with verbose = FALSE says nothing", {
   expect_silent(export_savedmodel(model, path, format = "onnx", verbose = FALSE))
   expect_true(file.exists(path))
 })
+
+test_that("verbose = FALSE leaves nothing on the console for every format, nor does loading", {
+  skip_if_no_python()
+  dir <- withr::local_tempdir()
+  model <- small_model()
+  said <- character()
+  record <- function(condition) {
+    said <<- c(said, paste(class(condition)[[1]], conditionMessage(condition)))
+    if (inherits(condition, "warning")) invokeRestart("muffleWarning") else invokeRestart("muffleMessage")
+  }
+  files <- c(tf_saved_model = "m", onnx = "m.onnx", litert = "m.tflite", openvino = "m.xml",
+             torch = "m.pt2")
+  for (format in names(files)) {
+    path <- file.path(dir, files[[format]])
+    withCallingHandlers({
+      export_savedmodel(model, path, format = format, verbose = FALSE, verify = TRUE)
+      predict(load_savedmodel(path), as.matrix(iris[1:2, 1:4]))
+    }, message = record, warning = record)
+  }
+  expect_equal(said, character())
+})

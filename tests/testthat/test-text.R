@@ -4,21 +4,10 @@
 # strings and {"b64": ...}) and the Open Inference Protocol (BYTES, in JSON
 # and in the binary tensor data extension Triton's client uses).
 
-text_model <- function() {
-  keras3::set_random_seed(1)
-  lookup <- keras3::layer_string_lookup(vocabulary = c("setosa", "versicolor", "virginica"),
-                                        output_mode = "one_hot")
-  species <- keras3::keras_input(shape = 1, dtype = "string", name = "species")
-  output <- species |> lookup() |> keras3::layer_flatten() |> keras3::layer_dense(2, name = "score")
-  keras3::keras_model(species, output)
-}
-
-# keras3's predict() turns an R character matrix into a NumPy object array,
-# which Keras refuses ("Invalid dtype: object"); a TensorFlow string tensor is
-# what the model takes.
+# The zoo's text model (helper-zoo.R), and how its answers are had.
+text_model <- zoo_models$string_lookup$build
 text_model_predict <- function(model, words) {
-  tf <- reticulate::import("tensorflow")
-  reticulate::py_to_r(model(tf$constant(matrix(words, ncol = 1)))$numpy())
+  zoo_models$string_lookup$reference(model, matrix(words, ncol = 1))
 }
 
 test_that("a text model is exported, verified and predicted from R with character data", {

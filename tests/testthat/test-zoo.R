@@ -28,7 +28,8 @@ zoo_report <- function(model, format, outcome, seconds) {
 }
 
 zoo_cell <- function(name, entry, model, format, dir) {
-  path <- file.path(dir, name, zoo_files[[format]])
+  folder <- file.path(dir, name, format)
+  path <- file.path(folder, zoo_files[[format]])
   expected <- zoo_expected(name, format, test_backend())
   label <- sprintf("%s / %s / %s", test_backend(), name, format)
   started <- Sys.time()
@@ -40,7 +41,7 @@ zoo_cell <- function(name, entry, model, format, dir) {
     expect_gt(length(error$alternatives %||% error$backends), 0, label = paste(label, "alternatives"))
     expect_match(conditionMessage(error), "'|\"", label = paste(label, "names what"))
     expect_false(file.exists(path), label = paste(label, "nothing placed"))
-    expect_equal(folder_contents(file.path(dir, name)), character(), label = paste(label, "no leftovers"))
+    expect_equal(folder_contents(folder), character(), label = paste(label, "no leftovers"))
     zoo_report(name, format, paste("refused:", expected), as.numeric(Sys.time() - started, units = "secs"))
     return(invisible())
   }
@@ -50,7 +51,8 @@ zoo_cell <- function(name, entry, model, format, dir) {
     via <- artifact$info$kerasexport$exported_on_backend
     for (size in list(c(1, 3), c(4, 6))) {
       x <- entry$data(size[[1]], size[[2]])
-      want <- stats::predict(model, x, verbose = 0)
+      want <- if (is.null(entry$reference)) stats::predict(model, x, verbose = 0) else
+        entry$reference(model, x)
       got <- predict(artifact, x)
       if (is.list(want)) {
         for (output in names(want)) zoo_close(got[[output]], want[[output]], paste(label, output))

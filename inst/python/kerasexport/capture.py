@@ -43,12 +43,18 @@ _INTERNAL_CATEGORY_NAMES = {"TracerWarning"}
 _IGNORED = re.compile(r"os\.fork\(\) was called")
 
 
+# JAX's note that Keras' own code asked for float64 (Keras' pooling over a
+# mask does, while it is traced): nothing the user wrote or can change.
+_INTERNAL_MESSAGES = re.compile(r"Explicitly requested dtype \w+ requested in \w+ is not available")
+
+
 def _warning_record(record):
     return {
         "category": getattr(record.category, "__name__", "Warning"),
         "message": str(record.message),
         "internal": issubclass(record.category, _INTERNAL_CATEGORIES)
-        or getattr(record.category, "__name__", "") in _INTERNAL_CATEGORY_NAMES,
+        or getattr(record.category, "__name__", "") in _INTERNAL_CATEGORY_NAMES
+        or bool(_INTERNAL_MESSAGES.search(str(record.message))),
     }
 
 

@@ -9,19 +9,19 @@ A model whose layers a fresh process cannot rebuild (layers written in R,
 or in Python code it cannot import) cannot go this way: that is a classed
 error naming the backends that write the format themselves.
 
-``python -m kerasexport.crossing REQUEST.json`` is the fresh process.
+The other process is a worker kept warm for the target backend (see
+``workers``).
 """
 
 import importlib.util
 import json
 import os
-import sys
 import tempfile
 
 from kerasexport import artifact_formats
 from kerasexport.errors import KerasExportError
 from kerasexport.errors import UnsupportedCombinationError
-from kerasexport.runtime import run_python
+from kerasexport import workers
 
 _BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
@@ -95,20 +95,15 @@ def export_across(model, path, format, backend, verbose, input_signature, model_
                    "trained_on": backend,
                    "input_signature": None if input_signature is None
                    else _spec_to_json(input_signature)}
-        request_file = os.path.join(work, "request.json")
-        with open(request_file, "w", encoding="utf-8") as handle:
-            json.dump(request, handle)
-        process = run_python(["kerasexport.crossing", request_file], cwd=work,
-                             env=dict(os.environ, KERAS_BACKEND=target))
-        lines = process.stdout.rstrip("\n").splitlines()
+        # The check below runs the artifact in a runtime worker: it starts
+        # (importing its runtime) while the other backend writes the artifact.
+        workers.warm_up("runtime", format, {})
         try:
-            reply = json.loads(lines[-1])
-        except (IndexError, ValueError):
-            tail = "\n".join(process.stderr.strip().splitlines()[-5:])
+            reply = workers.run("crossing", target, {"KERAS_BACKEND": target}, request)
+        except workers.WorkerDied as died:
+            tail = "\n".join(died.log.strip().splitlines()[-5:])
             raise KerasExportError(f"The {target}-backend process that writes {format!r} "
                                    f"failed:\n{tail}") from None
-        if lines[:-1]:
-            print("\n".join(lines[:-1]))  # what Keras printed there, for the caller's capture
     if not reply["ok"]:
         if reply["stage"] == "load":
             raise _cannot_cross(format, backend, target, "rebuilt there", reply["message"])
@@ -143,9 +138,10 @@ def _cannot_cross(format, backend, target, what, error):
         alternative=alternative)
 
 
-def main(request_file):
-    with open(request_file, encoding="utf-8") as handle:
-        request = json.load(handle)
+def handle(request):
+    """Rebuild the model from its .keras file on this process's backend and
+    export it with kerasexport's pipeline (a worker's job, see
+    ``workers``)."""
     import keras
 
     from kerasexport.export import export_model
@@ -153,27 +149,20 @@ def main(request_file):
     try:
         model = keras.saving.load_model(request["keras_file"], compile=False)
     except Exception as error:
-        reply = {"ok": False, "stage": "load", "message": f"{type(error).__name__}: {error}"}
-    else:
-        signature = request["input_signature"]
-        try:
-            result = export_model(
-                model, request["path"], format=request["format"], verbose=request["verbose"],
-                input_signature=None if signature is None else _spec_from_json(signature),
-                model_names=request["model_names"], scrub=request["scrub"],
-                trained_on=request["trained_on"], **request["kwargs"])
-            reply = {"ok": True, "result": result}
-        except KerasExportError as error:
-            reply = {"ok": False, "stage": "export", "r_class": error.r_class,
-                     "message": error.message, "hint": error.hint,
-                     "fields": json.loads(json.dumps(error.fields, default=str))}
-        except Exception as error:
-            reply = {"ok": False, "stage": "export", "r_class": "export_failed",
-                     "message": f"Keras could not export the model to {request['format']!r} "
-                                f"({type(error).__name__}): {error}"}
-    sys.stdout.flush()
-    sys.stdout.write("\n" + json.dumps(reply, default=str) + "\n")
-
-
-if __name__ == "__main__":
-    main(sys.argv[1])
+        return {"ok": False, "stage": "load", "message": f"{type(error).__name__}: {error}"}
+    signature = request["input_signature"]
+    try:
+        result = export_model(
+            model, request["path"], format=request["format"], verbose=request["verbose"],
+            input_signature=None if signature is None else _spec_from_json(signature),
+            model_names=request["model_names"], scrub=request["scrub"],
+            trained_on=request["trained_on"], **request["kwargs"])
+        return {"ok": True, "result": json.loads(json.dumps(result, default=str))}
+    except KerasExportError as error:
+        return {"ok": False, "stage": "export", "r_class": error.r_class,
+                "message": error.message, "hint": error.hint,
+                "fields": json.loads(json.dumps(error.fields, default=str))}
+    except Exception as error:
+        return {"ok": False, "stage": "export", "r_class": "export_failed",
+                "message": f"Keras could not export the model to {request['format']!r} "
+                           f"({type(error).__name__}): {str(error)[:600]}"}

@@ -54,3 +54,27 @@ class DamagedArtifactError(ArtifactError):
     kerasexport_error_artifact."""
 
     r_class = ["damaged_artifact", "artifact"]
+
+    @classmethod
+    def at(cls, path, format, what, hint="Export the model again; if it was copied, copy it whole.",
+           **fields):
+        """The error for the artifact at ``path``, damaged as ``what`` says."""
+        return cls(f"The {format!r} artifact at {path!r} is damaged: {what}.", hint=hint,
+                   path=path, format=format, **fields)
+
+
+def first_lines(error, count=1, limit=300):
+    """An exception's (or a text's) first ``count`` non-empty lines, joined:
+    a library's message can go on with a whole traced graph."""
+    import re
+
+    text = error if isinstance(error, str) else str(error)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # Keras' bold, on a terminal's terms
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    kept = " ".join(lines[:count])
+    return kept if len(kept) <= limit else kept[:limit] + " ..."
+
+
+def reason(error):
+    """``Type: first line`` of an exception, for a message."""
+    return error if isinstance(error, str) else f"{type(error).__name__}: {first_lines(error)}"

@@ -24,6 +24,7 @@ from kerasexport.errors import ExportFailedError
 from kerasexport.errors import InvalidModelError
 from kerasexport.errors import KerasExportError
 from kerasexport.errors import UnknownArgumentError
+from kerasexport.errors import first_lines
 
 
 def _exporter(format):
@@ -218,7 +219,12 @@ def _export_checked(model, path, format, verbose, input_signature, overwrite, mo
     # not met as a failure inside the backend (text on JAX, say).
     limits.check(model, format, backend, signature)
     ensure_called(model)
-    fmt = artifact_formats.module(format)
+    if verify:
+        from kerasexport import workers
+
+        # The check runs the artifact in a runtime worker: it starts
+        # (importing its runtime) while the artifact is written.
+        workers.warm_up("runtime", format, {})
 
     try:
         staging, lock = placement.make_staging(path)
@@ -367,11 +373,7 @@ def _export_failed(error, format, backend, staged, staging, path):
     """Keras' failure, in one or two sentences: an exporter's message can
     hold a whole traced graph with the paths of this machine's files."""
     text = str(error).replace(staged, path).replace(staging, os.path.dirname(path))
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    kept = " ".join(lines[:3])
-    if len(kept) > 600:
-        kept = kept[:600] + " ..."
-    kept = scrubbing.Finder([os.path.dirname(path)]).clean(kept, keep=[path])
+    kept = scrubbing.Finder([os.path.dirname(path)]).clean(first_lines(text, 3, 600), keep=[path])
     return ExportFailedError(
         f"Keras could not export the model to {format!r} ({type(error).__name__}): {kept}",
         python_type=type(error).__name__, backend=backend, format=format)

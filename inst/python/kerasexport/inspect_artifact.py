@@ -6,6 +6,7 @@ holds is read by its own module (see ``artifact_formats``)."""
 import os
 
 from kerasexport import artifact_formats
+from kerasexport import placement
 from kerasexport.errors import ArtifactError
 
 
@@ -18,6 +19,9 @@ def size_on_disk(files):
 
 def describe(path, format=None):
     path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    # An export killed while it replaced this artifact, where the system
+    # could not exchange the two atomically, is undone first.
+    placement.recover(os.path.dirname(path))
     if not os.path.exists(path):
         raise ArtifactError(f"No artifact at {path!r}.", path=path)
     format = artifact_formats.resolve(path, format)

@@ -43,6 +43,7 @@ def files(path):
 
 def _interpreter(path):
     from kerasexport.errors import DamagedArtifactError
+    from kerasexport.errors import first_lines
 
     dependencies.require_for_runtime(FORMAT)
     from ai_edge_litert.interpreter import Interpreter
@@ -50,10 +51,8 @@ def _interpreter(path):
     try:
         return Interpreter(model_path=path)
     except ValueError as error:
-        raise DamagedArtifactError(
-            f"The LiteRT model at {path!r} is damaged: the interpreter cannot read it ({error}).",
-            hint="Export the model again; if it was copied, copy it whole.",
-            path=path, format=FORMAT) from None
+        raise DamagedArtifactError.at(
+            path, FORMAT, f"the interpreter cannot read it ({first_lines(error)})") from None
 
 
 def _tensor(name, detail):

@@ -335,24 +335,20 @@ def _read_checked(path):
     """The graph, after checking that it parses and that the weight files it
     names are beside it: a classed error naming what is damaged otherwise."""
     from kerasexport.errors import DamagedArtifactError
+    from kerasexport.errors import reason
 
     try:
         graph_model = onnx_file.read_graph(path)
     except Exception as error:
-        raise DamagedArtifactError(
-            f"The ONNX file at {path!r} is damaged: it does not parse as an ONNX model "
-            f"({type(error).__name__}: {str(error)[:200]}).",
-            hint="Export the model again; if it was copied, copy it whole.",
-            path=path, format=FORMAT) from None
+        raise DamagedArtifactError.at(
+            path, FORMAT, f"it does not parse as an ONNX model ({reason(error)})") from None
     folder = os.path.dirname(path)
     missing = [name for name in onnx_file.weight_files(graph_model, path)
                if not os.path.isfile(os.path.join(folder, name))]
     if missing:
-        raise DamagedArtifactError(
-            f"The ONNX file at {path!r} keeps its weights in {', '.join(missing)}, which is "
-            "not beside it.",
-            hint="Keep the .onnx file and its .data file together in one folder.",
-            path=path, format=FORMAT, damaged=missing)
+        raise DamagedArtifactError.at(
+            path, FORMAT, f"it keeps its weights in {', '.join(missing)}, which is not beside it",
+            hint="Keep the .onnx file and its .data file together in one folder.", damaged=missing)
     return graph_model
 
 

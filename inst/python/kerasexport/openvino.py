@@ -8,6 +8,8 @@ import os
 from kerasexport import artifact_formats
 from kerasexport import dependencies
 from kerasexport import keras_private
+from kerasexport.errors import DamagedArtifactError
+from kerasexport.errors import reason
 
 FORMAT = "openvino"
 SUFFIX = ".xml"
@@ -146,17 +148,14 @@ def _core():
 
 
 def _read_model(core, path):
-    from kerasexport.errors import DamagedArtifactError
-
     try:
         return core.read_model(path)
     except Exception as error:
-        lines = [line for line in str(error).splitlines() if line.strip()]
-        raise DamagedArtifactError(
-            f"The OpenVINO model at {path!r} is damaged: OpenVINO cannot read it with its weights "
-            f"({os.path.basename(weights_file(path))}): {lines[-1][:200] if lines else error}.",
-            hint="Export the model again; if it was copied, copy the .xml and .bin files together.",
-            path=path, format=FORMAT) from None
+        raise DamagedArtifactError.at(
+            path, FORMAT, f"OpenVINO cannot read it with its weights "
+            f"({os.path.basename(weights_file(path))}): {reason(error)}",
+            hint="Export the model again; if it was copied, copy the .xml and .bin files "
+                 "together.") from None
 
 
 def _tensor(port):

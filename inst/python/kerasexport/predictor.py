@@ -5,6 +5,7 @@ are needed. Used from R (load_savedmodel(), predict()) and by the server."""
 import numpy as np
 
 from kerasexport.errors import KerasExportError
+from kerasexport.errors import first_lines
 from kerasexport.inspect_artifact import describe
 from kerasexport.signatures import shape_text
 
@@ -55,9 +56,9 @@ class Predictor:
 
             raise ArtifactError(
                 f"The {self.format!r} artifact at {self.path!r} cannot be loaded by its runtime "
-                f"({type(error).__name__}: {_first_line(error)}).",
+                f"({type(error).__name__}: {first_lines(error)}).",
                 hint="Export it again; if it was copied, copy all of its files.",
-                path=self.path, format=self.format, reason=_first_line(error)) from None
+                path=self.path, format=self.format, reason=first_lines(error)) from None
         self._set_endpoints(signature_name)
         self.precision = getattr(self._runner, "precision", precision)
 
@@ -221,11 +222,6 @@ def check_precision(precision):
         raise InputError(f"`precision` must be one of {', '.join(repr(p) for p in PRECISIONS)}, "
                          f"not {precision!r}.", status=400)
     return precision
-
-
-def _first_line(error):
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    return lines[0][:300] if lines else ""
 
 
 def load(path, format=None, precision="float32"):

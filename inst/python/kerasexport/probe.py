@@ -15,7 +15,6 @@ it is standalone stays with ``verify``, in a fresh process.
 
 import warnings
 
-import numpy as np
 
 from kerasexport import signatures
 from kerasexport.errors import ArtifactError
@@ -23,6 +22,7 @@ from kerasexport.errors import ExportFailedError
 from kerasexport.errors import KerasExportError
 from kerasexport.errors import MismatchError
 from kerasexport.errors import UnsupportedCombinationError
+from kerasexport.errors import reason
 
 # (instances, length of every other axis of any length): two sizes of each,
 # neither the size exporters trace with (1), batch and length different so
@@ -79,7 +79,7 @@ def check(model, artifact, format, signature, backend, runner=None, shown_path=N
             if not free:
                 raise cannot_run(model, format, backend, shown, error) from None
             raise lying_axis(model, format, backend, free, batch, length,
-                             f"it fails to run there ({_reason(error)})") from None
+                             f"it fails to run there ({reason(error)})") from None
         try:
             rows = compare(expected, actual, TOLERANCE)
         except MismatchError as error:
@@ -131,13 +131,6 @@ def _warn_fixed_axes(specs, declared, names, format):
             "format that keeps them free.", UserWarning, stacklevel=2)
 
 
-def _reason(error):
-    if isinstance(error, str):
-        return error
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    return f"{type(error).__name__}: {lines[0][:300] if lines else ''}"
-
-
 def _axes_text(free):
     return ", ".join(f"axis {axis + 1} of {name!r}" for name, axis in free)
 
@@ -159,12 +152,12 @@ def lying_axis(model, format, backend, free, batch, length, what):
 def cannot_run(model, format, backend, shown, error):
     from kerasexport import limits
 
-    reason = _reason(error)
+    why = reason(error)
     layers = limits.layers_for_ops(model, str(error))
     named = f" (layers: {', '.join(layers)})" if layers else ""
     return UnsupportedCombinationError(
         f"The {format!r} artifact that Keras' {backend} backend wrote for this model cannot be "
-        f"run by its own runtime{named}: {reason}. Nothing was placed at {shown!r}.",
+        f"run by its own runtime{named}: {why}. Nothing was placed at {shown!r}.",
         hint=limits.alternatives_hint(model, format, backend),
         format=format, backend=backend, layers=layers,
         alternatives=limits.alternatives(model, format, backend))

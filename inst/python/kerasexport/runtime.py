@@ -1,55 +1,21 @@
-"""Run an exported artifact in a fresh process, without Keras and without the
+"""Run an exported artifact in another Python process, without Keras and without the
 model's code, the way its clients run it.
 
-``python -m kerasexport.runtime --format F --artifact PATH --inputs IN.npz
---outputs OUT.npz`` runs the artifact through ``Predictor`` (its format's
-runtime, its "serving_default" endpoint, inputs by position) and reports, as
-JSON on stdout, which heavy modules the run imported. The process starts
-from an empty folder with only this package on its path: nothing of the
-model's code can be imported, which is what makes a successful run proof
-that the artifact is standalone.
+``handle`` is the job of a runtime worker (see ``workers``): it runs the
+artifact through ``Predictor`` (its format's runtime, its "serving_default"
+endpoint) and reports which heavy modules the process has imported. The
+process starts from an empty folder with only this package on its path and
+never loads a model file or Keras' model code: nothing of the model's code
+can be imported there, which is what makes a successful run proof that the
+artifact is standalone. ``python -m kerasexport.runtime --format F
+--artifact PATH --inputs IN.npz --outputs OUT.npz`` does the same once.
 """
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import warnings
 
 import numpy as np
-
-
-_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run_python(args, cwd, env=None, timeout=None):
-    """Run ``python -m <args>`` in a fresh process that imports this
-    package from where it is installed, and capture its output."""
-    env = dict(env or os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [_PACKAGE_PARENT] + [p for p in [os.environ.get("PYTHONPATH")] if p])
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    with warnings.catch_warnings():
-        # JAX warns at every fork; subprocess execs at once, which is safe.
-        warnings.filterwarnings("ignore", message=r"os\.fork\(\) was called",
-                                category=RuntimeWarning)
-        return subprocess.run([sys.executable, "-m", *args], cwd=cwd, env=env,
-                              capture_output=True, text=True, timeout=timeout,
-                              preexec_fn=_die_with_parent)
-
-
-def _die_with_parent():
-    """In the child, before it runs: end when the process that started it
-    ends, however it ends (kill -9 included), so that a killed export
-    leaves no process behind writing into its staging folder (Linux)."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
 
 
 def save_arrays(path, arrays, prefix):
@@ -89,6 +55,32 @@ def run_predictor(predictor, inputs, input_names=(), output_names=()):
     return [np.asarray(outputs[name]) for name in names]
 
 
+def handle(request):
+    """Run one artifact as ``verify`` asks (a worker's job, see
+    ``workers``): inputs from and outputs to .npz files; reply with which
+    heavy modules this process has imported, or with the error."""
+    from kerasexport.errors import KerasExportError
+    from kerasexport.errors import first_lines
+
+    try:
+        outputs = run(request["artifact"], request["format"], load_arrays(request["inputs"], "input"),
+                      request.get("input_names", []), request.get("output_names", []))
+    except KerasExportError as error:
+        return {"ok": False, "r_class": error.r_class, "message": error.message,
+                "hint": error.hint, "fields": json.loads(json.dumps(error.fields, default=str))}
+    except Exception as error:  # the runtime's own refusal: its words, one line
+        return {"ok": False, "r_class": "artifact",
+                "message": f"{type(error).__name__}: {first_lines(error, 3, 600)}"}
+    save_arrays(request["outputs"], outputs, "output")
+    return {
+        "ok": True,
+        "outputs": len(outputs),
+        "modules": sorted({name.split(".")[0] for name in sys.modules}
+                          & {"keras", "tensorflow", "onnxruntime", "torch", "jax", "openvino",
+                             "ai_edge_litert"}),
+    }
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m kerasexport.runtime")
     parser.add_argument("--format", required=True)
@@ -98,50 +90,26 @@ def main(argv=None):
     parser.add_argument("--input-names", default="[]", help="JSON list")
     parser.add_argument("--output-names", default="[]", help="JSON list")
     args = parser.parse_args(argv)
-    from kerasexport.errors import KerasExportError
-
-    try:
-        outputs = run(args.artifact, args.format, load_arrays(args.inputs, "input"),
-                      json.loads(args.input_names), json.loads(args.output_names))
-    except KerasExportError as error:
-        report = {"ok": False, "r_class": error.r_class, "message": error.message,
-                  "hint": error.hint, "fields": json.loads(json.dumps(error.fields, default=str))}
-    except Exception as error:  # the runtime's own refusal: its words, one line
-        report = {"ok": False, "r_class": "artifact",
-                  "message": f"{type(error).__name__}: {_first_lines(str(error))}"}
-    else:
-        save_arrays(args.outputs, outputs, "output")
-        report = {
-            "ok": True,
-            "outputs": len(outputs),
-            "modules": sorted({name.split(".")[0] for name in sys.modules}
-                              & {"keras", "tensorflow", "onnxruntime", "torch", "jax", "openvino",
-                                 "ai_edge_litert"}),
-        }
+    report = handle({"artifact": args.artifact, "format": args.format, "inputs": args.inputs,
+                     "outputs": args.outputs, "input_names": json.loads(args.input_names),
+                     "output_names": json.loads(args.output_names)})
     sys.stdout.flush()
     sys.stdout.write("\n" + json.dumps(report) + "\n")
 
 
-def _first_lines(text, count=3):
-    return " ".join(line.strip() for line in text.strip().splitlines()[:count])[:600]
-
-
-def failure_in_fresh_process(stdout, stderr, path, shown_path, format):
-    """The error for a fresh process that could not run the artifact:
-    the one it reported (a kerasexport error keeps its class), else the
-    runtime's own words; never a traceback, and never the staging path."""
+def failure_in_fresh_process(report, log, path, shown_path, format):
+    """The error for a process that could not run the artifact: the one it
+    reported (a kerasexport error keeps its class), else the last thing it
+    wrote (``log``: it crashed); never a traceback, and never the staging
+    path."""
     from kerasexport.errors import ArtifactError
     from kerasexport.errors import KerasExportError
 
     def shown(text):
         return text.replace(path, shown_path) if text else text
 
-    try:
-        report = json.loads(stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        report = None
     if report is None or report.get("ok", True):
-        lines = [line for line in stderr.strip().splitlines() if line.strip()]
+        lines = [line for line in (log or "").strip().splitlines() if line.strip()]
         reason = lines[-1].strip() if lines else "it exited without a word"
         return ArtifactError(
             f"The artifact at {shown_path!r} failed to run in a fresh Python process "

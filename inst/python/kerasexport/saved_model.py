@@ -137,21 +137,17 @@ def _read(path):
         if not message.meta_graphs:
             raise DecodeError("no meta graph")
     except (DecodeError, RuntimeWarning, ValueError) as error:
-        raise DamagedArtifactError(
-            f"The SavedModel at {path!r} is damaged: saved_model.pb is not a SavedModel's "
-            f"protocol buffer ({error}).",
-            hint="Export the model again; if the folder was copied, copy it whole.",
-            path=path, format=FORMAT, damaged="saved_model.pb") from None
+        raise DamagedArtifactError.at(
+            path, FORMAT, f"saved_model.pb is not a SavedModel's protocol buffer ({error})",
+            damaged="saved_model.pb") from None
     graph = message.meta_graphs[0].object_graph_def
     if any(node.WhichOneof("kind") == "variable" for node in graph.nodes):
         missing = _missing_variable_files(path)
         if missing:
-            raise DamagedArtifactError(
-                f"The SavedModel at {path!r} is damaged: its graph has variables (the "
-                f"weights), and {', '.join(missing)} is missing.",
-                hint="Export the model again; if the folder was copied, copy it whole, "
-                     "variables/ included.",
-                path=path, format=FORMAT, damaged=missing)
+            raise DamagedArtifactError.at(
+                path, FORMAT, f"its graph has variables (the weights), and {', '.join(missing)} "
+                "is missing", hint="Export the model again; if the folder was copied, copy it "
+                "whole, variables/ included.", damaged=missing)
     return message
 
 

@@ -50,10 +50,33 @@ def export(model, filepath, backend, verbose=None, input_signature=None, finish=
         if any(d is None for spec in tree.flatten(signature) for d in spec.shape):
             kwargs["dynamic_shapes"] = [tuple(
                 tree.map_structure(free_axes, part) for part in signature)]
-    model.export(filepath, format=FORMAT, verbose=verbose, input_signature=input_signature,
-                 **kwargs)
-    if finish is not None:
-        finish(filepath)
+    if finish is None:
+        model.export(filepath, format=FORMAT, verbose=verbose, input_signature=input_signature,
+                     **kwargs)
+        return
+    # Keras traces the program and saves it; kerasexport keeps the program
+    # and saves it once, with its record, after checking it in memory
+    # (loading a program back costs seconds for a large model).
+    import torch
+
+    traced = {}
+    save = torch.export.save
+    torch.export.save = lambda program, f, *args, **kwargs: traced.setdefault("program", program)
+    try:
+        model.export(filepath, format=FORMAT, verbose=verbose, input_signature=input_signature,
+                     **kwargs)
+    finally:
+        torch.export.save = save
+    program = traced["program"]
+    _unsaved[filepath] = program
+    try:
+        finish(filepath, Runner.for_program(program))
+    finally:
+        _unsaved.pop(filepath, None)
+
+
+# Programs traced and not yet saved, by path: write_record() saves them.
+_unsaved = {}
 
 
 # --- on disk ---------------------------------------------------------------------
@@ -68,17 +91,14 @@ def files(path):
 
 def _load(path, extra_files=None):
     from kerasexport.errors import DamagedArtifactError
+    from kerasexport.errors import reason
 
     (torch,) = dependencies.require_for_runtime(FORMAT)
     try:
         return torch, torch.export.load(path, extra_files=extra_files)
     except Exception as error:
-        lines = [line for line in str(error).splitlines() if line.strip()]
-        raise DamagedArtifactError(
-            f"The torch program at {path!r} is damaged: torch.export cannot load it "
-            f"({type(error).__name__}: {lines[0][:200] if lines else ''}).",
-            hint="Export the model again; if it was copied, copy it whole.",
-            path=path, format=FORMAT) from None
+        raise DamagedArtifactError.at(
+            path, FORMAT, f"torch.export cannot load it ({reason(error)})") from None
 
 
 def _tensor(name, value):
@@ -135,7 +155,11 @@ def _program_io(program, record):
 
 
 def write_record(path, record):
-    torch, program = _load(path)
+    program = _unsaved.pop(path, None)
+    if program is None:
+        torch, program = _load(path)
+    else:
+        import torch
     torch.export.save(program, path,
                       extra_files={RECORD_FILE: json.dumps(record, indent=2, sort_keys=True)})
 
@@ -156,32 +180,53 @@ copy_to = artifact_formats.copy_file
 
 # --- running it ------------------------------------------------------------------
 
+def _writable(array):
+    """torch tensors share a NumPy array's memory and torch warns about one
+    it may not write to (R's arrays arrive read-only): copy only those."""
+    import numpy as np
+
+    array = np.ascontiguousarray(array)
+    return array if array.flags.writeable else array.copy()
+
+
 class Runner:
     """The program's module, called with the inputs in the program's order,
     under torch.autocast for a precision below float32."""
 
-    def __init__(self, path, info, precision="float32"):
-        self._torch, program = _load(path)
+    def __init__(self, path, info, precision="float32", program=None, record=None):
+        if program is None:
+            self._torch, program = _load(path)
+            record = read_record(path) or {}
+        else:
+            import torch
+
+            self._torch = torch
         self.precision = precision
         self._module = program.module()
         # The module takes its inputs in the structure they were traced in
         # (a list, a dict): the flat inputs are put back into it.
         self._in_spec = program.call_spec.in_spec
-        self.endpoints = {e["name"]: e for e in info["endpoints"]}
-        self.default = "serving_default"
         # The program's order, which the endpoint's (the model's, for
         # describe()) need not be.
-        inputs, outputs = _program_io(program, read_record(path) or {})
+        inputs, outputs = _program_io(program, record or {})
+        endpoints = info["endpoints"] if info else [
+            {"name": "serving_default", "inputs": inputs, "outputs": outputs}]
+        self.endpoints = {e["name"]: e for e in endpoints}
+        self.default = "serving_default"
         self._inputs = [t["name"] for t in inputs]
         self._outputs = [t["name"] for t in outputs]
 
+    @classmethod
+    def for_program(cls, program):
+        """A runner of a program in memory, before it is saved (``probe``)."""
+        return cls(None, None, program=program)
+
     def run(self, name, feed):
-        import numpy as np
 
         from torch.utils import _pytree as pytree
 
         torch = self._torch
-        flat = [torch.from_numpy(np.ascontiguousarray(feed[n])) for n in self._inputs]
+        flat = [torch.from_numpy(_writable(feed[n])) for n in self._inputs]
         args, kwargs = pytree.tree_unflatten(flat, self._in_spec)
         with torch.no_grad(), torch.autocast("cpu", dtype=getattr(torch, self.precision),
                                              enabled=self.precision != "float32"):

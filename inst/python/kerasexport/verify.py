@@ -2,7 +2,6 @@
 process, which has neither Keras nor the model's code loaded, and compare with
 the model's own predictions."""
 
-import json
 import os
 import tempfile
 
@@ -13,7 +12,6 @@ from kerasexport.errors import ArtifactError
 from kerasexport.errors import MismatchError
 from kerasexport import runtime
 from kerasexport.runtime import load_arrays
-from kerasexport.runtime import run_python
 from kerasexport.runtime import save_arrays
 
 
@@ -132,26 +130,27 @@ def model_outputs(model, inputs):
 
 def run_in_fresh_process(path, format, inputs, input_names=(), output_names=(), timeout=600,
                          shown_path=None):
-    """Run the artifact in a new Python process, as its clients run it
-    (``runtime``); return (outputs, report)."""
+    """Run the artifact in another Python process, which has neither Keras
+    nor the model's code loaded, as its clients run it (``runtime``, in a
+    worker kept warm for this format: see ``workers``); return (outputs,
+    report)."""
+    from kerasexport import workers
+
     shown = shown_path or path
     with tempfile.TemporaryDirectory(prefix="kerasexport-verify-") as work:
         inputs_file = os.path.join(work, "inputs.npz")
         outputs_file = os.path.join(work, "outputs.npz")
         save_arrays(inputs_file, inputs, "input")
-        # Run from an empty folder, so nothing of the caller's can be imported.
-        process = run_python(
-            ["kerasexport.runtime", "--format", format, "--artifact", path, "--inputs",
-             inputs_file, "--outputs", outputs_file, "--input-names", json.dumps(list(input_names)),
-             "--output-names", json.dumps(list(output_names))],
-            cwd=work, timeout=timeout)
+        request = {"artifact": path, "format": format, "inputs": inputs_file,
+                   "outputs": outputs_file, "input_names": list(input_names),
+                   "output_names": list(output_names)}
         try:
-            report = json.loads(process.stdout.strip().splitlines()[-1])
-        except (IndexError, ValueError):
-            report = None
-        if process.returncode != 0 or not report or not report.get("ok"):
-            raise runtime.failure_in_fresh_process(process.stdout, process.stderr, path, shown,
-                                                   format)
+            report = workers.run("runtime", format, {}, request, timeout=timeout)
+            log = None
+        except workers.WorkerDied as died:
+            report, log = None, died.log
+        if not report or not report.get("ok"):
+            raise runtime.failure_in_fresh_process(report, log, path, shown, format)
         return load_arrays(outputs_file, "output"), report
 
 

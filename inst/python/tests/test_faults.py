@@ -13,9 +13,9 @@ import time
 import pytest
 
 from conftest import PACKAGE_PARENT
-from conftest import backend
+from conftest import backend  # noqa: F401 (skipif conditions)
 from conftest import artifact_name
-from conftest import backend_formats
+from conftest import backend_formats  # noqa: F401 (skipif conditions)
 from kerasexport import describe_artifact
 from kerasexport import export_model
 from kerasexport import load_artifact
