@@ -43,9 +43,12 @@ _INTERNAL_CATEGORY_NAMES = {"TracerWarning"}
 _IGNORED = re.compile(r"os\.fork\(\) was called")
 
 
-# JAX's note that Keras' own code asked for float64 (Keras' pooling over a
-# mask does, while it is traced): nothing the user wrote or can change.
-_INTERNAL_MESSAGES = re.compile(r"Explicitly requested dtype \w+ requested in \w+ is not available")
+# Notes on library internals that are not deprecations: JAX's that Keras' own
+# code asked for float64 (its pooling over a mask does, while traced);
+# torch's exporter's about its own passes ("Triggered internally at" its C++
+# source). Nothing the user wrote or can change.
+_INTERNAL_MESSAGES = re.compile(
+    r"Explicitly requested dtype \w+ requested in \w+ is not available|Triggered internally at")
 
 
 def _warning_record(record):
