@@ -39,6 +39,11 @@
 #'   the artifact's signature.
 #' * `serve`: the server did not start, or answered with an error (field
 #'   `status`).
+#' * `vetiver`: vetiver cannot describe the model (several inputs, an input
+#'   that is not a table of features, no `prototype_data`); see
+#'   [kerasexport-vetiver].
+#' * `server_timeout` (with `serve`): a server did not answer within
+#'   `timeout` seconds; fields `timeout`, `url`.
 #' * `python_unavailable`: no Python with Keras could be found.
 #' * `python`: any other Python error, with the Python message kept.
 #'

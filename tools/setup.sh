@@ -41,6 +41,12 @@ if [ -f "$R_PACKAGES/keras3.tar.gz" ]; then
     r-cran-generics r-cran-whisker r-cran-yaml r-cran-rstudioapi r-cran-lifecycle
     r-cran-base64enc r-cran-tidyselect r-cran-backports)
 fi
+# vetiver, pins and bundle (step 2b), when their sources are there: what
+# they import from Debian, and plumber to serve.
+if [ -f "$R_PACKAGES/vetiver.tar.gz" ]; then
+  APT_PACKAGES+=(r-cran-hardhat r-cran-readr r-cran-httr r-cran-lobstr r-cran-plumber
+    r-cran-fs r-cran-purrr r-cran-tibble r-cran-vctrs r-cran-digest r-cran-rappdirs)
+fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -77,6 +83,26 @@ if [ -f "$R_PACKAGES/keras3.tar.gz" ]; then
   fi
 else
   say "no folder of keras3/tensorflow sources at $R_PACKAGES: skipping them"
+fi
+
+# 2b. vetiver, pins, bundle and their R dependencies ---------------------------
+# Posit's deployment packages (vetiver-r), which kerasexport gives keras3
+# models a path through; they need an rlang newer than Debian's, installed
+# first (into the site library, ahead of Debian's).
+if [ -f "$R_PACKAGES/vetiver.tar.gz" ]; then
+  order=(rlang bundle butcher cereal rapidoc pins vetiver)
+  v_key=$(for p in "${order[@]}"; do sha256sum "$R_PACKAGES/$p.tar.gz"; done | sha256sum | cut -c1-16)
+  installed_all=$(Rscript -e 'cat(all(vapply(commandArgs(TRUE), requireNamespace, TRUE, quietly = TRUE)) && packageVersion("rlang") >= "1.1.0")' "${order[@]}" 2>/dev/null || echo FALSE)
+  if [ "$(cat "$STAMPS/r-vetiver" 2>/dev/null)" = "$v_key" ] && [ "$installed_all" = TRUE ]; then
+    say "vetiver, pins, bundle and a newer rlang from $R_PACKAGES: installed"
+  else
+    for p in "${order[@]}"; do
+      say "installing the R package $p from $R_PACKAGES"
+      as_root R CMD INSTALL --no-docs --no-html --no-multiarch "$R_PACKAGES/$p.tar.gz" \
+        >"$CACHE/r-package-$p.log" 2>&1 || { cat "$CACHE/r-package-$p.log"; exit 1; }
+    done
+    echo "$v_key" >"$STAMPS/r-vetiver"
+  fi
 fi
 
 # 3. reticulate >= 1.41 ------------------------------------------------------

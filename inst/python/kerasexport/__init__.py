@@ -5,6 +5,7 @@ Plain Python, importable and testable without R. The R package reaches it
 through reticulate.
 """
 
+from kerasexport.dependencies import runtime_requirements
 from kerasexport.deploy import write_deployment
 from kerasexport.errors import KerasExportError
 from kerasexport.export import describe_kwargs
@@ -23,6 +24,7 @@ __all__ = [
     "describe_kwargs",
     "export_model",
     "load_artifact",
+    "runtime_requirements",
     "servable_versions",
     "supported_formats",
     "verify",

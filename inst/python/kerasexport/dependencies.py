@@ -97,3 +97,12 @@ def require_for_runtime(format):
 
     return [require(module, pip_name, f"Running a {format!r} artifact")
             for module, pip_name in artifact_formats.module(format).RUNTIME_NEEDS]
+
+
+def runtime_requirements(format):
+    """What running a ``format`` artifact needs in Python, as pinned
+    requirement lines (for a deployment's requirements.txt)."""
+    from kerasexport import artifact_formats
+
+    needs = [pip for _, pip in artifact_formats.module(format).RUNTIME_NEEDS]
+    return [pinned_requirement(name) for name in ["numpy", *needs]]

@@ -264,9 +264,11 @@ def complete(model, signature):
     completed = []
     for i, spec in enumerate(flat):
         wanted = expected[i] if i < len(expected) else None
-        if isinstance(spec, keras.KerasTensor) or (
-                isinstance(spec, keras.InputSpec) and getattr(spec, "dtype", None) is None):
+        if not isinstance(spec, keras.InputSpec) or getattr(spec, "dtype", None) is None:
+            # A KerasTensor, a TensorFlow TensorSpec (which the JAX and torch
+            # exporters cannot read), or an InputSpec without a dtype.
             dtype = getattr(spec, "dtype", None) or getattr(wanted, "dtype", None) or "float32"
+            dtype = getattr(dtype, "name", dtype)  # tf.float32 -> "float32"
             shape = tuple(spec.shape) if spec.shape is not None else tuple(wanted.shape)
             # A KerasTensor's name is one Keras made up (keras_tensor_12)
             # unless it is the model's own input: the model's name wins.
