@@ -112,7 +112,7 @@ def export_across(model, path, format, backend, verbose, input_signature, model_
         raise error
     # The weights went through a file and another backend: the artifact must
     # give the model's own answers before it is placed.
-    verify(path, format, model, shown_path=shown_path)
+    verify(path, format, model, shown_path=shown_path, signature=input_signature)
     return reply["result"]
 
 

@@ -261,7 +261,7 @@ def _export_checked(model, path, format, verbose, input_signature, overwrite, mo
             elif verify:
                 from kerasexport.verify import verify as verify_artifact
 
-                verify_artifact(staged, format, model, shown_path=path)
+                verify_artifact(staged, format, model, shown_path=path, signature=signature)
         except KerasExportError as error:
             raise _shown(error, staged, staging, path) from None
         except OSError as error:

@@ -195,19 +195,21 @@ def compare(expected, actual, tolerance):
     return rows
 
 
-def verify(path, format, model, inputs=None, tolerance=1e-5, batch_size=3, shown_path=None):
+def verify(path, format, model, inputs=None, tolerance=1e-5, batch_size=3, shown_path=None,
+           signature=None):
     """Compare the artifact at ``path`` with ``model``; raise MismatchError
     when an output differs by more than ``tolerance`` (see ``compare``).
     ``format`` None reads the format from the artifact. ``shown_path`` is
     the path messages name, when ``path`` is where an export stages the
-    artifact before placing it there."""
+    artifact before placing it there. Without ``inputs``, random inputs are
+    shaped by ``signature`` (the export's), else by the model's inputs."""
     path = os.path.abspath(os.fspath(path))
     shown = shown_path or path
     if not os.path.exists(path):
         raise ArtifactError(f"No artifact at {shown!r}.", path=shown)
     format = artifact_formats.resolve(path, format)
     if inputs is None:
-        inputs = sample_inputs(model, batch_size=batch_size)
+        inputs = sample_inputs(model, batch_size=batch_size, signature=signature)
     if isinstance(inputs, dict):
         inputs = _order_by_name(model, inputs)
     inputs = [np.asarray(x) for x in (inputs if isinstance(inputs, (list, tuple)) else [inputs])]
