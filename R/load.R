@@ -17,10 +17,10 @@
 #' @param precision What the runtime computes in: `"float32"` (the default),
 #'   the artifact's own precision, on every CPU. `"bfloat16"` or `"float16"`
 #'   trade exactness for speed where the format's runtime offers it
-#'   (OpenVINO, and torch programs through `torch.autocast`); on a CPU
+#'   (OpenVINO); on a CPU
 #'   without bfloat16 arithmetic OpenVINO computes in float32, and without
 #'   float16 arithmetic asks for bfloat16 instead. The results then differ
-#'   from the model's by about 1e-2 of their size; the README's benchmark
+#'   from the model's by about 5e-3 of their size; the README's benchmark
 #'   gives the speed and the difference measured. Other runtimes compute in
 #'   float32 only, and asking them for less is an error.
 #' @param model_dir tfdeploy's name for `path`.

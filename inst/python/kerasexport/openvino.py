@@ -228,10 +228,11 @@ class Runner:
         model = _read_model(core, path)
         self._compiled = core.compile_model(model, "CPU",
                                             {"INFERENCE_PRECISION_HINT": _HINTS[precision]})
+        # What the plugin computes in, which is not always what was asked: a
+        # CPU without float16 arithmetic computes "f16" in bfloat16.
         used = str(self._compiled.get_property("INFERENCE_PRECISION_HINT"))
-        # A CPU without float16 arithmetic computes "f16" in bfloat16.
-        self.precision = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}.get(
-            used.split("'")[1] if "'" in used else used, precision)
+        used = used.split("'")[1] if "'" in used else used  # "<Type: 'bfloat16'>"
+        self.precision = {"f32": "float32", "bf16": "bfloat16", "f16": "float16"}.get(used, used)
         self.endpoints = {e["name"]: e for e in info["endpoints"]}
         self.default = "serving_default"
         # Outputs by the name describe() gives each port.

@@ -26,8 +26,10 @@ RUNTIME_NEEDS = [("torch", "torch")]
 NAMED = True  # in the record: the program's own names cannot change
 OPEN_KWARGS = True  # torch.export judges the other arguments
 RECORD_FILE = "kerasexport.json"  # one of the archive's extra files
-# torch.autocast on the CPU: bfloat16 where the CPU has it, float16 else.
-PRECISIONS = ("float32", "bfloat16", "float16")
+# float32 only: an ExportedProgram checks its inputs' dtypes and is made of
+# ATen ops of fixed dtypes, so torch.autocast cannot lower it ("Tensor dtype
+# mismatch! Expected: Float, Got: BFloat16").
+PRECISIONS = ("float32",)
 
 
 def export(model, filepath, backend, verbose=None, input_signature=None, finish=None,
@@ -190,8 +192,7 @@ def _writable(array):
 
 
 class Runner:
-    """The program's module, called with the inputs in the program's order,
-    under torch.autocast for a precision below float32."""
+    """The program's module, called with the inputs in the program's order."""
 
     def __init__(self, path, info, precision="float32", program=None, record=None):
         if program is None:
@@ -228,9 +229,6 @@ class Runner:
         torch = self._torch
         flat = [torch.from_numpy(_writable(feed[n])) for n in self._inputs]
         args, kwargs = pytree.tree_unflatten(flat, self._in_spec)
-        with torch.no_grad(), torch.autocast("cpu", dtype=getattr(torch, self.precision),
-                                             enabled=self.precision != "float32"):
+        with torch.no_grad():
             outputs = pytree.tree_leaves(self._module(*args, **kwargs))
-        reduced = (torch.bfloat16, torch.float16)
-        return {n: (o.float() if o.dtype in reduced else o).detach().cpu().numpy()
-                for n, o in zip(self._outputs, outputs)}
+        return {n: o.detach().cpu().numpy() for n, o in zip(self._outputs, outputs)}
