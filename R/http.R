@@ -141,6 +141,8 @@ predict_v2 <- function(inputs, url, timeout = 60, call = caller_env()) {
 #' @param timeout Seconds to wait for the answer. A server that does not
 #'   answer in time (hung, suspended or overloaded) is an error of class
 #'   `kerasexport_error_server_timeout`.
+#' @param model The model to ask, for a server of several; `NULL` for its
+#'   default (the first).
 #' @param ... Unused.
 #' @return An array for a model with one output, else a named list of arrays.
 #' @export
@@ -156,13 +158,14 @@ predict_v2 <- function(inputs, url, timeout = 60, call = caller_env()) {
 #' predict(server, iris[1:3, 1:4], protocol = "v2")
 #' server$stop()
 predict.kerasexport_server <- function(object, newdata, protocol = c("tf-serving", "v2"),
-                                       timeout = 60, ...) {
+                                       timeout = 60, model = NULL, ...) {
   protocol <- check_protocol(protocol)
   check_number(timeout, min = 0.001)
+  model <- check_served_model(model, object)
   outputs <- if (protocol == "v2") {
-    predict_v2(newdata, paste0(object$url, "/v2/models/", object$name), timeout = timeout)
+    predict_v2(newdata, paste0(object$url, "/v2/models/", model), timeout = timeout)
   } else {
-    predict_tf_serving_columns(newdata, paste0(object$url, "/v1/models/", object$name),
+    predict_tf_serving_columns(newdata, paste0(object$url, "/v1/models/", model),
                                timeout = timeout)
   }
   if (length(outputs) == 1) outputs[[1]] else outputs
@@ -180,6 +183,19 @@ predict_tf_serving_columns <- function(inputs, url, timeout = 60, call = caller_
     if (all(lengths(rows) == 1)) matrix(unlist(rows), ncol = 1) else do.call(rbind, rows)
   }
   if (is.list(outputs) && !is.null(names(outputs))) lapply(outputs, as_array) else list(as_array(outputs))
+}
+
+check_served_model <- function(model, server, call = caller_env()) {
+  check_string(model, allow_null = TRUE, call = call)
+  models <- server$models %||% server$name
+  if (!is.null(model) && !model %in% models) {
+    abort_kerasexport(
+      c("{.arg model} is {.val {model}}, which the server does not serve.",
+        i = "It serves {.val {models}}."),
+      kind = "argument", call = call
+    )
+  }
+  model %||% server$name
 }
 
 check_protocol <- function(protocol, call = caller_env()) {

@@ -38,6 +38,10 @@
 #' @param formats Formats to install support for beyond SavedModel and ONNX,
 #'   which every install has: `"openvino"` (OpenVINO) and `"litert"`
 #'   (the LiteRT interpreter), each with TensorFlow, which writes them.
+#' @param serving Serving support beyond REST and the Open Inference
+#'   Protocol's gRPC API, which every install has: `"grpc"` for TF-Serving's
+#'   gRPC API in [serve_savedmodel()] (`tensorflow-serving-api`, installed
+#'   without its dependencies, and TensorFlow's CPU build).
 #' @param envname Name or path of the virtualenv to create.
 #' @param python_version The Python versions to choose from, as
 #'   `reticulate::virtualenv_starter()` takes them, in order of preference:
@@ -59,10 +63,12 @@
 #' install_kerasexport(formats = c("openvino", "litert"))
 #' }
 install_kerasexport <- function(backend = Sys.getenv("KERAS_BACKEND", "tensorflow"), gpu = NA,
-                                formats = character(), envname = "r-kerasexport",
+                                formats = character(), serving = character(),
+                                envname = "r-kerasexport",
                                 python_version = c("3.11", ">=3.10,<3.14"),
                                 python = NULL, new_env = FALSE, ...) {
-  requirements <- python_requirements(backend, gpu, keras3 = has_keras3(), formats = formats)
+  requirements <- python_requirements(backend, gpu, keras3 = has_keras3(), formats = formats,
+                                      serving = serving)
   check_string(envname)
   if (!is.character(python_version) || length(python_version) == 0 || anyNA(python_version)) {
     abort_kerasexport("{.arg python_version} must be a character vector such as {.val 3.11}, not {.obj_type_friendly {python_version}}.",
@@ -90,6 +96,14 @@ install_kerasexport <- function(backend = Sys.getenv("KERAS_BACKEND", "tensorflo
                                 install_args$pip_options)
   do.call(reticulate::virtualenv_install,
           c(list(envname, packages = requirements$packages), install_args))
+  if (length(requirements$nodeps)) {
+    # Packages whose declared dependencies would pull what the others
+    # replace (tensorflow-serving-api asks for PyPI's GPU tensorflow).
+    nodeps_args <- install_args
+    nodeps_args$pip_options <- c("--no-deps", install_args$pip_options)
+    do.call(reticulate::virtualenv_install,
+            c(list(envname, packages = requirements$nodeps), nodeps_args))
+  }
   python <- reticulate::virtualenv_python(envname)
   size <- folder_size(dirname(dirname(python)))
   cli::cli_inform(c(
@@ -105,8 +119,16 @@ install_kerasexport <- function(backend = Sys.getenv("KERAS_BACKEND", "tensorflo
 # GPU builds, read from requirements.ini; with `keras3`, also what keras3
 # needs.
 python_requirements <- function(backend = "tensorflow", gpu = NA, keras3 = FALSE,
-                                formats = character(), os = Sys.info()[["sysname"]],
-                                call = caller_env()) {
+                                formats = character(), serving = character(),
+                                os = Sys.info()[["sysname"]], call = caller_env()) {
+  extra_serving <- "grpc"
+  if (!is.character(serving) || anyNA(serving) || !all(serving %in% extra_serving)) {
+    abort_kerasexport(
+      c("{.arg serving} must name {.or {.val {extra_serving}}}, not {.obj_type_friendly {serving}}.",
+        i = "REST and the Open Inference Protocol's gRPC API come with every install."),
+      kind = "argument", call = call
+    )
+  }
   extra_formats <- c("openvino", "litert")
   if (!is.character(formats) || anyNA(formats) || !all(formats %in% extra_formats)) {
     abort_kerasexport(
@@ -133,8 +155,9 @@ python_requirements <- function(backend = "tensorflow", gpu = NA, keras3 = FALSE
   }
   groups <- requirement_groups()
   chosen <- c("core", if (keras3) "keras3",
-              paste0(unique(backend), if (gpu) "-gpu" else ""), unique(formats))
+              paste0(unique(backend), if (gpu) "-gpu" else ""), unique(formats), unique(serving))
   packages <- unique(unlist(lapply(groups[chosen], `[[`, "packages"), use.names = FALSE))
+  nodeps <- unique(unlist(lapply(groups[chosen], `[[`, "nodeps"), use.names = FALSE))
   indexes <- unique(unlist(lapply(groups[chosen], `[[`, "index"), use.names = FALSE))
   if (os != "Linux" && os != "Windows") {
     # macOS: no tensorflow-cpu, and PyPI's torch is the CPU build.
@@ -149,7 +172,8 @@ python_requirements <- function(backend = "tensorflow", gpu = NA, keras3 = FALSE
     gpu_names <- sub("\\[.*$", "", requirement_names(packages[grepl("\\[(and-cuda|cuda12)\\]", packages)]))
     packages <- packages[!(requirement_names(packages) %in% paste0(gpu_names, "-cpu"))]
   }
-  list(backend = unique(backend), gpu = gpu, packages = packages, indexes = indexes)
+  list(backend = unique(backend), gpu = gpu, packages = packages, indexes = indexes,
+       nodeps = nodeps)
 }
 
 requirement_groups <- function() {
@@ -161,9 +185,11 @@ requirement_groups <- function() {
   for (line in lines) {
     if (grepl("^\\[.+\\]$", line)) {
       group <- sub("^\\[(.+)\\]$", "\\1", line)
-      groups[[group]] <- list(packages = character(), index = character())
+      groups[[group]] <- list(packages = character(), index = character(), nodeps = character())
     } else if (grepl("^index *=", line)) {
       groups[[group]]$index <- c(groups[[group]]$index, trimws(sub("^index *=", "", line)))
+    } else if (grepl("^nodeps *=", line)) {
+      groups[[group]]$nodeps <- c(groups[[group]]$nodeps, trimws(sub("^nodeps *=", "", line)))
     } else {
       groups[[group]]$packages <- c(groups[[group]]$packages, line)
     }

@@ -32,7 +32,12 @@
 #' unless `port` is given, so that such a script finds the server at the
 #' address it expects (`http://127.0.0.1:8089/serving_default/predict`).
 #'
-#' @param path Path of an artifact, or of a folder of numbered versions.
+#' @param path Path of an artifact, or of a folder of numbered versions; or,
+#'   for several models in one server, a named list (or vector) of them,
+#'   named by the model names in URLs (`list(iris = "iris", cars =
+#'   "cars.onnx")`). Each model has its own versions, in every route of both
+#'   protocols (and of gRPC); the first is the default (tfdeploy's route and
+#'   the page at `/`).
 #' @param host Address to bind; `"127.0.0.1"` serves this machine only.
 #' @param port Port to listen on, a whole number from 1 to 65535. `NULL`
 #'   takes 8501 (TF-Serving's REST port), or 8089 (tfdeploy's) when the call
@@ -50,9 +55,32 @@
 #'   where the format's runtime offers it.
 #' @param timeout Seconds to wait for the server to start answering before
 #'   giving up.
+#' @param grpc_port A port for gRPC beside REST, or `NULL` for none: the same
+#'   models over TF-Serving's `PredictionService` (`Predict`,
+#'   `GetModelMetadata`) and `ModelService` (`GetModelStatus`), which
+#'   TF-Serving's Python client calls (it needs `install_kerasexport(serving
+#'   = "grpc")`), and the Open Inference Protocol's `GRPCInferenceService`,
+#'   which Triton's and KServe's clients call. Errors are gRPC status codes.
+#' @param max_batch_size `NULL` (the default) runs each request on its own.
+#'   A number merges requests to one model that arrive while it is busy, up
+#'   to that many instances, into one run (adaptive batching, as TF-Serving's
+#'   `--enable_batching` and Triton's dynamic batcher): each client gets its
+#'   own rows. A request that finds the model idle runs at once, so one
+#'   client waits no longer than without batching. The README's benchmark
+#'   measures what it buys.
+#' @param max_queue_delay With batching, seconds a batch that is not full
+#'   waits for more requests (0, the default: it goes when the model is free).
+#' @param model_config_file A TF-Serving model config file (the text
+#'   `ModelServerConfig` of TF-Serving's `--model_config_file`) naming the
+#'   models to serve, with their version policies (`latest`, `all`,
+#'   `specific`) and version labels (`/v1/models/<name>/labels/<label>`),
+#'   instead of or besides `path`.
 #' @return With `block = FALSE`, a `kerasexport_server`: a list with `url`,
-#'   `name`, `process`, `log` (the server's log file, kept under 2 MiB with
-#'   one older file `<log>.1`), `status()` and `stop()`. With `block = TRUE`, `NULL`
+#'   `name` (the default model), `models` (every model's name), `grpc` (the
+#'   gRPC address, or `NULL`), `process`, `log` (the server's log file, kept
+#'   under 2 MiB with one older file `<log>.1`), `status()` and `stop()`. The
+#'   server also answers `GET /metrics` in Prometheus' text format (requests,
+#'   errors and latency by model, version and protocol; batch sizes). With `block = TRUE`, `NULL`
 #'   once the server has stopped.
 #' @export
 #' @examplesIf kerasexport_available() && interactive()
@@ -69,12 +97,23 @@
 serve_savedmodel <- function(path, host = "127.0.0.1", port = NULL, daemonized = NULL,
                              browse = NULL, name = NULL, block = NULL,
                              max_request_bytes = 32 * 1024^2, timeout = 120, model_dir = NULL,
-                             precision = "float32") {
+                             precision = "float32", grpc_port = NULL, max_batch_size = NULL,
+                             max_queue_delay = 0, model_config_file = NULL) {
   tfdeploy_style <- !is.null(daemonized) || !is.null(browse) || !is.null(model_dir)
   if (missing(path) && !is.null(model_dir)) {
     path <- model_dir
   }
-  path <- check_path(path, must_exist = TRUE)
+  if (missing(path) && !is.null(model_config_file)) {
+    path <- NULL
+  }
+  models <- check_model_paths(path, name)
+  if (!is.null(model_config_file)) {
+    model_config_file <- check_path(model_config_file, must_exist = TRUE)
+  }
+  if (length(models) == 0 && is.null(model_config_file)) {
+    abort_kerasexport("Give {.arg path} (one model, or a named list of them) or {.arg model_config_file}.",
+                      kind = "argument")
+  }
   check_string(host)
   port <- port %||% if (tfdeploy_style) 8089 else 8501
   check_port(port)
@@ -85,6 +124,9 @@ serve_savedmodel <- function(path, host = "127.0.0.1", port = NULL, daemonized =
   check_number(max_request_bytes, min = 1)
   check_number(timeout, min = 0)
   precision <- check_precision(precision)
+  if (!is.null(grpc_port)) check_port(grpc_port)
+  if (!is.null(max_batch_size)) check_number(max_batch_size, min = 1, whole = TRUE)
+  check_number(max_queue_delay, min = 0)
   if (!is.null(daemonized) && !is.null(block) && daemonized == block) {
     abort_kerasexport(
       c("{.arg daemonized} and {.arg block} disagree.",
@@ -93,19 +135,31 @@ serve_savedmodel <- function(path, host = "127.0.0.1", port = NULL, daemonized =
     )
   }
   block <- block %||% if (is.null(daemonized)) FALSE else !daemonized
-  versions <- call_python("servable_versions", list(path = path))
-  name <- name %||% sub("\\.(onnx|tflite|xml|pt2)$", "", basename(path))
+  for (model in names(models)) call_python("servable_versions", list(path = models[[model]]))
+  if (!is.null(model_config_file)) {
+    models_in_config <- unlist(call_python("model_config_names", list(path = model_config_file)))
+  } else {
+    models_in_config <- character()
+  }
+  name <- c(names(models), models_in_config)[[1]]
   url <- sprintf("http://%s:%s", if (host %in% c("0.0.0.0", "::")) "127.0.0.1" else host,
                  format(port, scientific = FALSE))
   check_port_free(host, port)
+  if (!is.null(grpc_port)) check_port_free(host, grpc_port)
   # The server logs to a file of bounded size (never to a pipe that nobody
   # reads, which would block it once full); what its Python writes before
   # logging starts goes to a file beside it.
   log <- file.path(tempdir(), sprintf("kerasexport-server-%s-%s.log", port, Sys.getpid()))
-  args <- c("-m", "kerasexport.server", "--path", path, "--name", name, "--host", host,
-            "--port", format(port, scientific = FALSE),
-            "--max-request-bytes", format(max_request_bytes, scientific = FALSE),
-            "--parent-pid", Sys.getpid(), "--log-file", log, "--precision", precision)
+  number <- function(x) format(x, scientific = FALSE)
+  args <- c("-m", "kerasexport.server",
+            unlist(lapply(names(models), function(n) c("--model", paste0(n, "=", models[[n]])))),
+            if (!is.null(model_config_file)) c("--model-config-file", model_config_file),
+            "--host", host, "--port", number(port),
+            "--max-request-bytes", number(max_request_bytes),
+            "--parent-pid", Sys.getpid(), "--log-file", log, "--precision", precision,
+            if (!is.null(grpc_port)) c("--grpc-port", number(grpc_port)),
+            if (!is.null(max_batch_size)) c("--max-batch-size", number(max_batch_size),
+                                            "--max-queue-delay", number(max_queue_delay)))
   env <- c("current", PYTHONPATH = python_package_path(),
            TF_CPP_MIN_LOG_LEVEL = "2", LD_LIBRARY_PATH = python_library_path())
   browse <- isTRUE(browse) && interactive()
@@ -119,10 +173,38 @@ serve_savedmodel <- function(path, host = "127.0.0.1", port = NULL, daemonized =
   process <- processx::process$new(reticulate::py_exe(), args, env = env,
                                    stdout = paste0(log, ".out"), stderr = "2>&1",
                                    cleanup = TRUE, cleanup_tree = TRUE)
-  server <- new_server(process, url, name, log)
+  server <- new_server(process, url, name, log, models = c(names(models), models_in_config),
+                       grpc = if (!is.null(grpc_port)) {
+                         sprintf("%s:%s", if (host %in% c("0.0.0.0", "::")) "127.0.0.1" else host,
+                                 number(grpc_port))
+                       })
   wait_until_serving(server, timeout)
   if (browse) utils::browseURL(paste0(url, "/"))
   server
+}
+
+# The models to serve, by name: one path (named `name`, or after its file or
+# folder), or a named list or vector of them.
+check_model_paths <- function(path, name = NULL, call = caller_env()) {
+  if (is.null(path)) {
+    return(character())
+  }
+  if (length(path) == 1 && is.null(names(path)) && !is.list(path)) {
+    path <- check_path(path, must_exist = TRUE, call = call)
+    check_string(name, allow_null = TRUE, call = call)
+    return(stats::setNames(path, name %||% sub("\\.(onnx|tflite|xml|pt2)$", "", basename(path))))
+  }
+  model_names <- names(path)
+  if (is.null(model_names) || any(!nzchar(model_names)) || anyDuplicated(model_names) ||
+      any(grepl("[/:]", model_names))) {
+    abort_kerasexport(
+      c("{.arg path} must be one path, or a list of paths named by their model names.",
+        i = "Names are unique, without {.code /} or {.code :}, e.g. {.code list(iris = \"iris\", cars = \"cars.onnx\")}."),
+      kind = "argument", call = call
+    )
+  }
+  stats::setNames(vapply(path, function(p) check_path(p, must_exist = TRUE, arg = "path", call = call), ""),
+                  model_names)
 }
 
 check_port <- function(x, arg = rlang::caller_arg(x), call = caller_env()) {
@@ -167,13 +249,15 @@ python_library_path <- function() {
         collapse = .Platform$path.sep)
 }
 
-new_server <- function(process, url, name, log) {
+new_server <- function(process, url, name, log, models = name, grpc = NULL) {
   # Whether the server has answered once: after that, silence is a hung
   # (or suspended) server, not one still starting.
   answered <- FALSE
   server <- list(
     url = url,
     name = name,
+    models = models,
+    grpc = grpc,
     process = process,
     log = log,
     status = function() {
@@ -248,8 +332,11 @@ server_failure <- function(server) {
 
 #' @export
 print.kerasexport_server <- function(x, ...) {
-  cat(sprintf("<kerasexport_server> %s at %s/ (%s)\n", x$name, x$url, x$status()))
-  cat(sprintf("  predict: POST %s/v1/models/%s:predict\n", x$url, x$name))
+  cat(sprintf("<kerasexport_server> %s at %s/ (%s)\n", paste(x$models, collapse = ", "), x$url,
+              x$status()))
+  for (model in x$models) cat(sprintf("  predict: POST %s/v1/models/%s:predict\n", x$url, model))
+  if (!is.null(x$grpc)) cat(sprintf("  gRPC: %s (TF-Serving's and the Open Inference Protocol's)\n", x$grpc))
+  cat(sprintf("  metrics: %s/metrics\n", x$url))
   cat(sprintf("  log: %s\n", x$log))
   invisible(x)
 }

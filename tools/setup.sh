@@ -19,6 +19,7 @@ CACHE="$ROOT/.cache"
 STAMPS="$CACHE/stamps"
 VENV="$ROOT/.venv"
 LOCK="$ROOT/tools/requirements-lock.txt"
+NODEPS="$ROOT/tools/requirements-nodeps.txt"
 PYTHON=${KERASEXPORT_BASE_PYTHON:-python3}
 mkdir -p "$STAMPS"
 
@@ -130,7 +131,7 @@ else
 fi
 
 # 4. Python virtualenv -------------------------------------------------------
-venv_key=$(hash_of "$LOCK"; "$PYTHON" --version)
+venv_key=$(hash_of "$LOCK" "$NODEPS"; "$PYTHON" --version)
 if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMPS/venv" 2>/dev/null)" = "$venv_key" ]; then
   say "Python virtualenv .venv: up to date"
 else
@@ -142,6 +143,7 @@ else
   torch_source=(--extra-index-url https://download.pytorch.org/whl/cpu)
   [ -d /opt/wheels ] && torch_source=(--find-links /opt/wheels)
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${torch_source[@]}" -r "$LOCK"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --no-deps -r "$NODEPS"
   echo "$venv_key" >"$STAMPS/venv"
 fi
 # The clients' virtualenv: Triton's client and KServe's SDK, for the tests.

@@ -187,3 +187,69 @@ test_that("the server speaks the Open Inference Protocol (V2) too, from R", {
   health <- curl::curl_fetch_memory(paste0(server$url, "/v2/health/ready"))
   expect_equal(health$status_code, 200L)
 })
+
+test_that("one server serves several models, gRPC beside REST, batching and metrics", {
+  skip_if_no_python()
+  skip_unless_backend("tensorflow")
+  dir <- withr::local_tempdir()
+  first <- small_model(seed = 1L)
+  second <- small_model(seed = 2L)
+  suppressMessages({
+    export_savedmodel(first, file.path(dir, "first"), version = 1, verbose = FALSE)
+    export_savedmodel(second, file.path(dir, "second.onnx"), format = "onnx", verbose = FALSE)
+  })
+  grpc_port <- free_port()
+  server <- serve_savedmodel(list(first = file.path(dir, "first"), second = file.path(dir, "second.onnx")),
+                             port = free_port(), grpc_port = grpc_port, max_batch_size = 16)
+  withr::defer(server$stop())
+  expect_equal(server$models, c("first", "second"))
+  expect_equal(server$grpc, paste0("127.0.0.1:", grpc_port))
+  expect_output(print(server), "gRPC")
+  x <- as.matrix(iris[1:3, 1:4])
+  for (name in c("first", "second")) {
+    model <- if (name == "first") first else second
+    want <- reticulate::py_to_r(keras()$ops$convert_to_numpy(model(x)))
+    expect_equal(predict(server, x, model = name), want, tolerance = 1e-5, ignore_attr = TRUE)
+    expect_equal(predict(server, x, model = name, protocol = "v2"), want, tolerance = 1e-5,
+                 ignore_attr = TRUE)
+  }
+  expect_error(predict(server, x, model = "third"), class = "kerasexport_error_argument")
+  metrics <- rawToChar(curl::curl_fetch_memory(paste0(server$url, "/metrics"))$content)
+  expect_match(metrics, 'kerasexport_requests_total\\{code="200",model="second",protocol="v2",version="1"\\} 1')
+  # The gRPC port speaks the Open Inference Protocol to Triton's own client.
+  client <- triton_client_python()
+  skip_if(is.null(client), "tritonclient is not installed")
+  script <- sprintf('
+import numpy as np, tritonclient.grpc as g
+c = g.InferenceServerClient("%s")
+t = g.InferInput("features", [1, 4], "FP32"); t.set_data_from_numpy(np.array([[5.1, 3.5, 1.4, 0.2]], "float32"))
+print(c.infer("second", [t]).as_numpy(c.get_model_metadata("second").outputs[0].name).tolist())', server$grpc)
+  out <- processx::run(client, c("-c", script), error_on_status = FALSE)
+  expect_equal(out$status, 0, label = out$stderr)
+  want <- reticulate::py_to_r(keras()$ops$convert_to_numpy(second(x[1, , drop = FALSE])))
+  expect_equal(as.vector(jsonlite::fromJSON(out$stdout)), as.vector(want), tolerance = 1e-5)
+})
+
+test_that("a TF-Serving model config file names the models", {
+  skip_if_no_python()
+  skip_unless_backend("tensorflow")
+  skip_if_not(reticulate::py_module_available("tensorflow_serving"), "tensorflow-serving-api is not installed")
+  dir <- withr::local_tempdir()
+  suppressMessages({
+    for (v in 1:2) export_savedmodel(small_model(seed = v), file.path(dir, "iris"), format = "onnx",
+                                     version = v, verbose = FALSE)
+  })
+  config <- file.path(dir, "models.config")
+  writeLines(sprintf('model_config_list { config { name: "iris" base_path: "%s"
+    model_version_policy { all {} } version_labels { key: "stable" value: 1 } } }',
+                     file.path(dir, "iris")), config)
+  server <- serve_savedmodel(model_config_file = config, port = free_port())
+  withr::defer(server$stop())
+  expect_equal(server$models, "iris")
+  stable <- http_request(paste0(server$url, "/v1/models/iris/labels/stable:predict"),
+                         '{"instances": [[1, 2, 3, 4]]}')
+  one <- http_request(paste0(server$url, "/v1/models/iris/versions/1:predict"),
+                      '{"instances": [[1, 2, 3, 4]]}')
+  expect_equal(stable, one)
+  expect_error(serve_savedmodel(list("a", "b")), class = "kerasexport_error_argument")
+})

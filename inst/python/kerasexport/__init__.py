@@ -14,6 +14,7 @@ from kerasexport.formats import accepted_kwargs
 from kerasexport.formats import supported_formats
 from kerasexport.inspect_artifact import describe as describe_artifact
 from kerasexport.predictor import load as load_artifact
+from kerasexport.repository import model_config_names
 from kerasexport.repository import servable_versions
 from kerasexport.verify import verify
 
@@ -24,6 +25,7 @@ __all__ = [
     "describe_kwargs",
     "export_model",
     "load_artifact",
+    "model_config_names",
     "runtime_requirements",
     "servable_versions",
     "supported_formats",

@@ -1,6 +1,10 @@
-"""What a server serves: one artifact (as version 1), or a folder of numbered
-versions of one laid out as TF-Serving expects (see ``versions``). Loads
-versions on demand and watches the folder for new ones."""
+"""What a server serves: one model or several (``ModelSet``), each one
+artifact (as version 1) or a folder of numbered versions laid out as
+TF-Serving expects (see ``versions``), with TF-Serving's version policy
+(the newest, the newest N, all, or given ones) and version labels. Loads
+versions on demand and watches the folders for new ones. Several models come
+as names and paths, or as a TF-Serving model config file
+(``--model_config_file``'s format, read with TF-Serving's own protos)."""
 
 import os
 import threading
@@ -56,12 +60,21 @@ def servable_versions(path):
 
 
 class ModelRepository:
-    """The versions of one model: loads them, and watches for new ones."""
+    """The versions of one model: loads them, and watches for new ones.
 
-    def __init__(self, path, name, poll_seconds=1.0, precision="float32"):
+    ``policy``: which versions are served, as TF-Serving's
+    ``model_version_policy`` says: ``("latest", n)`` the newest n (the
+    default, n = 1: the newest only; older ones answer by number while
+    they exist, as kerasexport's server always did), ``("all",)``, or
+    ``("specific", [versions])``. ``labels``: {label: version}."""
+
+    def __init__(self, path, name, poll_seconds=1.0, precision="float32", policy=None,
+                 labels=None):
         self.path = os.path.abspath(path)
         self.name = name
         self.precision = precision
+        self.policy = policy or ("latest", None)
+        self.labels = dict(labels or {})
         self.single = is_artifact(self.path)
         self._loaded = {}
         self._failed = {}  # version -> why it could not be loaded
@@ -76,7 +89,19 @@ class ModelRepository:
                                 path=self.path)
 
     def _paths(self):
-        return {1: self.path} if self.single else version_dirs(self.path)
+        found = {1: self.path} if self.single else version_dirs(self.path)
+        kind = self.policy[0]
+        if kind == "specific":
+            return {v: p for v, p in found.items() if v in set(self.policy[1])}
+        if kind == "latest" and self.policy[1]:
+            return {v: found[v] for v in sorted(found)[-self.policy[1]:]}
+        return found
+
+    def label(self, label):
+        """The version a label names (TF-Serving's version_labels)."""
+        if label not in self.labels:
+            raise NotServable(f"Unrecognized servable version label: {label}")
+        return self.labels[label]
 
     def refresh(self):
         """Serve the newest version that loads; the one served before keeps
@@ -120,7 +145,97 @@ class ModelRepository:
     def versions(self):
         return sorted(self._paths())
 
+    def loaded_versions(self):
+        with self._lock:
+            return sorted(self._loaded)
+
     def watch(self, stop):
         while not stop.wait(self.poll_seconds):
             if not self.single:
                 self.refresh()
+
+
+class ModelSet:
+    """The models one server serves, by name; the first is the default
+    (tfdeploy's route and the page at / serve it)."""
+
+    def __init__(self, repositories):
+        self._models = {}
+        for repository in repositories:
+            if repository.name in self._models:
+                raise ArtifactError(f"Two models are named {repository.name!r}.",
+                                    hint="Give every model its own name.")
+            self._models[repository.name] = repository
+        if not self._models:
+            raise ArtifactError("There is no model to serve.")
+
+    @property
+    def names(self):
+        return list(self._models)
+
+    @property
+    def default(self):
+        return next(iter(self._models.values()))
+
+    def __iter__(self):
+        return iter(self._models.values())
+
+    def get(self, name):
+        repository = self._models.get(name)
+        if repository is None:
+            raise NotServable(f"Servable not found for request: Latest({name})")
+        return repository
+
+    def watch(self, stop):
+        for repository in self:
+            threading.Thread(target=repository.watch, args=(stop,), daemon=True).start()
+
+
+def read_model_config(path):
+    """[(name, base_path, policy, labels)] from a TF-Serving model config
+    file (text protobuf ``ModelServerConfig``, as ``--model_config_file``
+    reads it)."""
+    try:
+        from google.protobuf import text_format
+        from tensorflow_serving.config import model_server_config_pb2
+    except ImportError as error:
+        from kerasexport.dependencies import _missing
+
+        raise _missing("tensorflow_serving", "tensorflow-serving-api",
+                       "Reading a TF-Serving model config file", error) from None
+    config = model_server_config_pb2.ModelServerConfig()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text_format.Parse(handle.read(), config)
+    except (OSError, text_format.ParseError) as error:
+        raise ArtifactError(f"The model config file {path!r} cannot be read as TF-Serving's "
+                            f"ModelServerConfig: {error}", path=path,
+                            hint="It is a text protobuf: model_config_list { config { name: ... "
+                                 "base_path: ... } }") from None
+    if config.WhichOneof("config") != "model_config_list":
+        raise ArtifactError(f"The model config file {path!r} has no model_config_list.", path=path)
+    folder = os.path.dirname(os.path.abspath(path))
+    models = []
+    for entry in config.model_config_list.config:
+        policy_kind = entry.model_version_policy.WhichOneof("policy_choice")
+        if policy_kind == "all":
+            policy = ("all",)
+        elif policy_kind == "specific":
+            policy = ("specific", list(entry.model_version_policy.specific.versions))
+        elif policy_kind == "latest":
+            policy = ("latest", entry.model_version_policy.latest.num_versions or 1)
+        else:
+            policy = ("latest", None)
+        models.append((entry.name, os.path.join(folder, entry.base_path), policy,
+                       dict(entry.version_labels)))
+    return models
+
+
+def model_config_names(path):
+    """The names of the models a TF-Serving model config file lists, after
+    checking that each has something to serve."""
+    names = []
+    for name, base, _, _ in read_model_config(path):
+        servable_versions(base)
+        names.append(name)
+    return names

@@ -392,12 +392,11 @@ def _json(schema, description):
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def openapi_document(name, predictor, versions=()):
-    """OpenAPI 3.0 for the model ``name``: status, metadata and predict (on
-    the model and on each version), and tfdeploy's predict route."""
-    signature_name = predictor.default_signature
-    endpoint = predictor.signature()
-    rows_body, columns_body = request_schemas(endpoint, signature_name)
+def openapi_document(models):
+    """OpenAPI 3.0 for the served models, [(name, predictor, versions)]:
+    status, metadata and predict (on each model and each version), the Open
+    Inference Protocol's routes, and tfdeploy's predict route (for the first
+    model, the server's default)."""
     errors = {str(code): _json(_ERROR, text) for code, text in (
         (400, "Malformed request, TF-Serving style {\"error\": ...}"),
         (404, "No such model, version or route"),
@@ -411,33 +410,39 @@ def openapi_document(name, predictor, versions=()):
               "properties": {"model_version_status": {"type": "array"}}}
     metadata = {"type": "object", "required": ["model_spec", "metadata"]}
 
-    def predict(body_schema, answer, summary):
-        return {"post": {
-            "summary": summary,
-            "requestBody": {"required": True, "content": {"application/json": {
-                "schema": body_schema, "example": example_request(endpoint)}}},
-            "responses": {"200": _json(answer, "Predictions"), **errors}}}
-
     def get(schema, summary):
         return {"get": {"summary": summary,
                         "responses": {"200": _json(schema, summary), **errors}}}
 
-    tf_serving_body = {"oneOf": [rows_body, columns_body]}
-    paths = {}
-    for prefix in [f"/v1/models/{name}"] + [f"/v1/models/{name}/versions/{v}" for v in versions]:
-        paths[prefix] = get(status, "Model status")
-        paths[f"{prefix}/metadata"] = get(metadata, "Signatures")
-        paths[f"{prefix}:predict"] = predict(tf_serving_body, {"oneOf": [predictions, columnar]},
-                                             "Predict (row or columnar format)")
     from kerasexport import v2_api
 
-    paths.update(v2_api.openapi_paths(name, predictor, versions, errors))
-    paths[f"/{signature_name}/predict"] = predict(
-        rows_body, predictions, "Predict, tfdeploy's route (every output named per instance)")
+    paths = {}
+    for index, (name, predictor, versions) in enumerate(models):
+        endpoint = predictor.signature()
+        rows_body, columns_body = request_schemas(endpoint, predictor.default_signature)
+
+        def predict(body_schema, answer, summary, endpoint=endpoint):
+            return {"post": {
+                "summary": summary,
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": body_schema, "example": example_request(endpoint)}}},
+                "responses": {"200": _json(answer, "Predictions"), **errors}}}
+
+        tf_serving_body = {"oneOf": [rows_body, columns_body]}
+        for prefix in [f"/v1/models/{name}"] + [f"/v1/models/{name}/versions/{v}" for v in versions]:
+            paths[prefix] = get(status, "Model status")
+            paths[f"{prefix}/metadata"] = get(metadata, "Signatures")
+            paths[f"{prefix}:predict"] = predict(tf_serving_body, {"oneOf": [predictions, columnar]},
+                                                 "Predict (row or columnar format)")
+        paths.update(v2_api.openapi_paths(name, predictor, versions, errors))
+        if index == 0:
+            paths[f"/{predictor.default_signature}/predict"] = predict(
+                rows_body, predictions, "Predict, tfdeploy's route (every output named per instance)")
+    names = ", ".join(name for name, _, _ in models)
     return {
         "openapi": "3.0.3",
-        "info": {"title": f"{name} (kerasexport)", "version": "1",
+        "info": {"title": f"{names} (kerasexport)", "version": "1",
                  "description": "TF-Serving's REST API and the Open Inference Protocol (KServe "
-                                "V2) for an exported Keras model."},
+                                "V2) for models exported by kerasexport."},
         "paths": paths,
     }
