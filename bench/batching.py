@@ -57,10 +57,13 @@ def wrk(url, clients, seconds):
                  'wrk.headers["Content-Type"] = "application/json"\n')
     script.close()
     threads = min(clients, 2)
-    out = subprocess.run(["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{seconds}s",
-                          "--latency", "-s", script.name, url], capture_output=True, text=True,
-                         timeout=seconds + 60).stdout
+    result = subprocess.run(["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{int(seconds)}s",
+                             "--latency", "-s", script.name, url], capture_output=True, text=True,
+                            timeout=seconds + 60)
     os.unlink(script.name)
+    out = result.stdout
+    if "Requests/sec" not in out:
+        raise SystemExit(f"wrk failed on {url}:\n{out}\n{result.stderr}")
 
     def milliseconds(label):
         match = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
