@@ -32,7 +32,7 @@ APT_PACKAGES=(r-base-dev r-cran-testthat r-cran-roxygen2 r-cran-knitr
   r-cran-rmarkdown r-cran-jsonlite r-cran-rlang r-cran-cli r-cran-withr
   r-cran-processx r-cran-callr r-cran-rcpp r-cran-rcpptoml r-cran-here
   r-cran-png r-cran-rappdirs r-cran-matrix r-cran-curl pandoc xz-utils
-  chromium)  # chromium: the browser test of the server's page
+  chromium wrk)  # chromium: the browser test of the server's page; wrk: bench/batching.py
 # keras3 and tensorflow (step 2) from a folder of their source tarballs
 # beside the checkout, when there is one; these Debian packages are what
 # they import besides.
